@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects, one command (`vitest run`):
+//  - unit: pure code, next to it in src/ (fast, no privileges);
+//  - integration: the installed setuid ssc against a real systemd (the namespace
+//    test bed on this host, or directly inside the cgroup v2 VM when SSC_BED=local);
+//  - vm: boots the cgroup v2 VM and runs the integration project inside it.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/bed/global-setup.ts'],
+          pool: 'forks',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // One shared systemd: keep files from stepping on each other's units.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'vm',
+          include: ['test/vm/**/*.test.ts'],
+          pool: 'forks',
+          testTimeout: 30 * 60_000,
+          hookTimeout: 30 * 60_000,
+        },
+      },
+    ],
+  },
+});
