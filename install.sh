@@ -1,0 +1,121 @@
+#!/bin/sh
+# Install ssc: sudo ./install.sh [--prefix DIR] [--uninstall]
+#
+#   PREFIX/bin/ssc              the setuid-root launcher (root:root 4755)
+#   PREFIX/lib/ssc/             the bundled front end and broker, the native
+#                               addons, root-owned and not group/other-writable
+#   UNITDIR/ssc.slice           the slice every contained program runs in
+#   TMPFILESDIR/ssc.conf        sweeps leftovers of interrupted starts in /run/ssc
+#
+# Everything is copied, never linked, so installing from a normal user's clone
+# with sudo is fine. Running it again replaces the files in place; --uninstall
+# removes exactly what the manifest lists.
+set -eu
+
+prefix=/usr/local
+uninstall=0
+unitdir=
+tmpfilesdir=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+	--prefix=*) prefix=${1#--prefix=}; shift ;;
+	--unitdir=*) unitdir=${1#--unitdir=}; shift ;;
+	--tmpfilesdir=*) tmpfilesdir=${1#--tmpfilesdir=}; shift ;;
+	--uninstall) uninstall=1; shift ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
+	esac
+done
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "must run as root (the launcher is installed setuid root)"
+case "$prefix" in /*) ;; *) die "--prefix must be absolute" ;; esac
+prefix=${prefix%/}
+
+# systemd looks for units and tmpfiles.d in /usr/local/lib and /usr/lib, not under other prefixes.
+case "$prefix" in
+/usr | /usr/local)
+	: "${unitdir:=$prefix/lib/systemd/system}"
+	: "${tmpfilesdir:=$prefix/lib/tmpfiles.d}" ;;
+*)
+	: "${unitdir:=/etc/systemd/system}"
+	: "${tmpfilesdir:=/etc/tmpfiles.d}" ;;
+esac
+
+libdir=$prefix/lib/ssc
+bindir=$prefix/bin
+manifest=$libdir/MANIFEST
+systemd_running() { [ -d /run/systemd/system ]; }
+
+if [ "$uninstall" = 1 ]; then
+	[ -f "$manifest" ] || die "nothing to uninstall: $manifest not found"
+	while IFS= read -r f; do
+		[ -n "$f" ] && rm -f -- "$f"
+	done <"$manifest"
+	rm -f -- "$manifest"
+	rmdir -- "$libdir" 2>/dev/null || true
+	if systemd_running; then systemctl daemon-reload || true; fi
+	echo "ssc uninstalled from $prefix"
+	exit 0
+fi
+
+src=$(cd "$(dirname "$0")" && pwd)
+cd "$src"
+node=$(readlink -f "${SSC_NODE:-$(command -v node)}") || die "node not found"
+[ "$(stat -c %u "$node")" = 0 ] || die "$node is not owned by root; ssc runs it as root"
+
+# Build what is missing. The launcher has the library directory and node's
+# path compiled in; rebuild it when they differ from this installation's.
+[ -d node_modules ] || npm ci
+want="$libdir/ssc.js"
+if [ ! -x build/Release/ssc-launcher ] || ! grep -qaF "$want" build/Release/ssc-launcher ||
+	! grep -qaF "$node" build/Release/ssc-launcher; then
+	SSC_LIBDIR=$libdir SSC_NODE=$node npx --no-install node-gyp rebuild >/dev/null
+fi
+[ -f dist/ssc.js ] && [ -f dist/broker.js ] || npm run build >/dev/null
+
+# The launcher refuses to run unless every ancestor is root-owned and not
+# group/other-writable: say so now rather than at the first run.
+d=$prefix
+while [ "$d" != / ] && [ -n "$d" ]; do
+	if [ -e "$d" ]; then
+		[ "$(stat -c %u "$d")" = 0 ] || die "$d is not owned by root"
+		case "$(stat -c %A "$d")" in ?????w????|????????w?) die "$d is group- or other-writable" ;; esac
+	fi
+	d=$(dirname "$d")
+done
+
+install -d -o root -g root -m 0755 "$bindir" "$libdir" "$unitdir" "$tmpfilesdir"
+installed=""
+# put SRC DEST MODE: copy to a temporary name beside DEST, set owner and mode, then rename over.
+put() {
+	tmp="$2.ssc-new.$$"
+	cp -- "$1" "$tmp"
+	chown root:root "$tmp"
+	chmod "$3" "$tmp"
+	mv -f -- "$tmp" "$2"
+	installed="$installed$2
+"
+}
+put dist/ssc.js "$libdir/ssc.js" 0644
+put dist/broker.js "$libdir/broker.js" 0644
+for f in dist/*.LEGAL.txt; do [ -f "$f" ] && put "$f" "$libdir/$(basename "$f")" 0644; done
+put build/Release/ssc_native.node "$libdir/ssc_native.node" 0644
+put node_modules/usocket/build/Release/uwrap.node "$libdir/uwrap.node" 0644
+printf '{ "type": "commonjs" }\n' >"$libdir/package.json.ssc-new"
+put "$libdir/package.json.ssc-new" "$libdir/package.json" 0644
+rm -f "$libdir/package.json.ssc-new"
+put systemd/ssc.slice "$unitdir/ssc.slice" 0644
+put systemd/ssc-tmpfiles.conf "$tmpfilesdir/ssc.conf" 0644
+put build/Release/ssc-launcher "$bindir/ssc" 4755
+
+printf '%s' "$installed" >"$manifest.ssc-new"
+chmod 0644 "$manifest.ssc-new"
+mv -f -- "$manifest.ssc-new" "$manifest"
+
+if systemd_running; then
+	systemctl daemon-reload 2>/dev/null || echo "install.sh: systemctl daemon-reload failed; run it once systemd is up" >&2
+	systemd-tmpfiles --create "$tmpfilesdir/ssc.conf" 2>/dev/null || true
+fi
+echo "ssc installed: $bindir/ssc (node: $node)"

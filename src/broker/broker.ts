@@ -1,0 +1,154 @@
+/**
+ * The broker: the only code that runs as root with a root-authenticated
+ * connection to the system bus.
+ *
+ * The launcher forks it as a child of the caller's process and execs it with a
+ * fixed environment. It reads the caller's ids from the launcher's header,
+ * connects to the fixed system bus socket, reads one request from the front
+ * end, checks it, writes the environment file, starts the unit, waits for the
+ * start job, replies and exits. It never opens a path the caller names, never
+ * runs anything, and closes the bus connection before replying.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
+import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
+import { encodeEnvironmentFile } from '../plan/environment.js';
+import { planService, REQUEST_LIMITS, RequestError, validateRequest } from '../plan/plan.js';
+import { Bus } from '../systemd/bus.js';
+import { readServiceState, startTransientUnit } from '../systemd/client.js';
+import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
+import { unitObjectPath } from '../plan/unit-name.js';
+import type { Native } from '../native/native.js';
+
+/** Root-owned, 0700: environment files live here for the moment between write and exec. */
+export const ENV_DIR = '/run/ssc';
+
+class Refusal extends Error {}
+
+/** Same set of groups, ignoring order and the primary group's presence. */
+export function sameGroups(a: readonly number[], b: readonly number[], primary: number): boolean {
+  const sa = new Set([...a, primary]);
+  const sb = new Set([...b, primary]);
+  return sa.size === sb.size && [...sa].every((g) => sb.has(g));
+}
+
+function ensureEnvDir(): void {
+  try {
+    mkdirSync(ENV_DIR, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const st = lstatSync(ENV_DIR);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o7777) !== 0o700)
+    throw new Error(`${ENV_DIR} is not a root-owned directory with mode 0700`);
+}
+
+/** Write the environment where only root can read it; the manager deletes it once the program runs. */
+function writeEnvironmentFile(text: string): string {
+  ensureEnvDir();
+  const path = `${ENV_DIR}/env-${randomBytes(16).toString('hex')}`;
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW | fsc.O_CLOEXEC, 0o600);
+  try {
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+function checkCaller(native: Native, header: HandoffHeader): void {
+  const user = native.lookupUser(header.ruid);
+  if (user === null) throw new Refusal(`your uid ${header.ruid} has no entry in the user database, so systemd cannot run a unit as you`);
+  if (user.gid !== header.rgid && header.ruid !== 0)
+    throw new Refusal(`your group ${header.rgid} is not your primary group ${user.gid} in the user database; run ssc with your primary group`);
+  const db = native.groupList(user.name, header.rgid);
+  if (!sameGroups(header.groups, db, header.rgid))
+    throw new Refusal(
+      'your supplementary groups differ from the user database (systemd would give the program the database\'s groups); start ssc from a fresh login',
+    );
+}
+
+export async function runBroker(native: Native): Promise<number> {
+  native.setDumpable(false);
+  const raw = readHandoffFd();
+  if (raw === null) return 125;
+  const { header } = decodeHeader(raw);
+  if (!header.privileged || process.getuid?.() !== 0 || process.geteuid?.() !== 0) return 125;
+  const sock = socketOnFd(BROKER_FD);
+  const reply = async (r: BrokerReply) => writeAndEnd(sock, JSON.stringify(r));
+
+  // Connect while the request is read: both take a few milliseconds.
+  const busPromise = Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true });
+  busPromise.catch(() => undefined);
+  let bus: Bus | null = null;
+  let envFile: string | null = null;
+  try {
+    const requestBytes = await readAll(sock, REQUEST_LIMITS.maxRequestBytes);
+    let request;
+    try {
+      request = validateRequest(JSON.parse(requestBytes.toString('utf8')));
+      checkCaller(native, header);
+    } catch (e) {
+      if (e instanceof RequestError || e instanceof Refusal || e instanceof SyntaxError) {
+        await reply({ ok: false, kind: 'request', message: e.message });
+        return 0;
+      }
+      throw e;
+    }
+    bus = await busPromise;
+    const fd = bus.fd;
+    if (fd !== undefined) native.setCloexec(fd);
+    if (request.stdio === 'inherit' && !bus.supportsUnixFd)
+      throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
+    envFile = writeEnvironmentFile(encodeEnvironmentFile(new Map(request.environment)));
+    const props = planService({
+      request,
+      caller: { uid: header.ruid, gid: header.rgid, umask: header.umask },
+      host: { cores: availableParallelism() },
+      environmentFile: envFile,
+    });
+    const job = await startTransientUnit(bus, request.unit, props);
+    envFile = null; // from here the unit's ExecStartPost/ExecStopPost delete it
+    const path = unitObjectPath(request.unit);
+    let state;
+    try {
+      state = await readServiceState(bus, path);
+    } catch {
+      state = null;
+    }
+    bus.close();
+    bus = null;
+    if (job.result !== 'done') {
+      await reply({
+        ok: false,
+        kind: 'start',
+        message: `systemd could not start ${request.unit} (job ${job.result})`,
+        unit: request.unit,
+        result: state?.result ?? job.result,
+        execMainStatus: state?.execMainStatus ?? 0,
+      });
+      return 0;
+    }
+    await reply({ ok: true, unit: request.unit, mainPid: state?.mainPid ?? 0 });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { type?: string };
+    await reply({ ok: false, kind: 'internal', message: err.type ? `${err.type}: ${err.message}` : err.message }).catch(() => undefined);
+    return 1;
+  } finally {
+    if (bus) bus.close();
+    else busPromise.then((b) => b.close(), () => undefined);
+    if (envFile !== null) {
+      try {
+        // The unit never took it: it is ours to delete.
+        (await import('node:fs')).unlinkSync(envFile);
+      } catch {
+        /* the tmpfiles.d rule sweeps what is left */
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `ssc [options] [--] PROGRAM [ARGS...]`: run PROGRAM contained.
+ */
+import { Command, Option } from 'commander';
+import { DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, type ProfileName } from '../../plan/profiles.js';
+import type { Invocation } from '../invocation.js';
+import { launch } from '../launch.js';
+
+const EXIT_HELP = `
+Exit status:
+  the program's own status   when ssc waits for it (--wait, or a terminal)
+  128+N                      the program died of signal N (137: killed, e.g. out of memory)
+  0                          without --wait: the program was started
+  125                        ssc itself failed (no systemd or bus, the start failed, bad installation)
+  126                        the program was found but cannot be executed
+  127                        the program was not found
+  2                          usage error
+
+The original ssc's flags work too: -isolation=strict, -isolation relaxed, -tty=false, -tty.`;
+
+export function runCommand(inv: Invocation, setExit: (code: number) => void): Command {
+  const profiles = PROFILE_NAMES.map((p) => `${p}: ${PROFILES[p].summary}`).join('; ');
+  return new Command('ssc')
+    .description('Run PROGRAM as you, inside a transient systemd unit with an isolation profile.')
+    .usage('[options] [--] PROGRAM [ARGS...]')
+    .addOption(new Option('--isolation <profile>', `isolation profile (${profiles})`).choices(PROFILE_NAMES).default(DEFAULT_PROFILE))
+    .option('--tty', 'terminal mode (default when stdin is a terminal)')
+    .option('--no-tty', 'GUI mode: start the program and return')
+    .option('--wait', 'wait for the program to end and exit with its status; stdin/stdout/stderr are ssc\'s own')
+    .option('-v, --verbose', 'print the unit name')
+    .argument('<program>', 'the program to run (found with your PATH)')
+    .argument('[args...]', 'its arguments, passed literally')
+    .passThroughOptions()
+    .addHelpText('after', EXIT_HELP)
+    .action(async (program: string, args: string[], opts: { isolation: ProfileName; tty?: boolean; wait?: boolean; verbose?: boolean }) => {
+      setExit(await launch(inv, { isolation: opts.isolation, tty: opts.tty, wait: opts.wait ?? false, verbose: opts.verbose ?? false }, program, args));
+    });
+}

@@ -1,0 +1,127 @@
+/**
+ * Launching a program: everything the front end does, unprivileged, around the
+ * broker's one privileged call.
+ */
+import { randomBytes } from 'node:crypto';
+import { isatty } from 'node:tty';
+import { BROKER_FD } from '../handoff.js';
+import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
+import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
+import type { LaunchRequest } from '../plan/plan.js';
+import type { ProfileName } from '../plan/profiles.js';
+import { serviceName, unitObjectPath } from '../plan/unit-name.js';
+import { errnoName } from './os-errors.js';
+import { EXIT, exitCodeFor, signalName } from './exit-codes.js';
+import { SscError, warn } from './errors.js';
+import type { Invocation } from './invocation.js';
+import { resolveProgram } from './resolve.js';
+
+export interface LaunchOptions {
+  isolation: ProfileName;
+  /** true: terminal mode; false: GUI mode; undefined: terminal when stdin is a terminal. */
+  tty: boolean | undefined;
+  wait: boolean;
+  verbose: boolean;
+}
+
+const REPLY_LIMIT = 1024 * 1024;
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+async function askBroker(request: LaunchRequest): Promise<BrokerReply> {
+  const sock = socketOnFd(BROKER_FD);
+  const replyP = readAll(sock, REPLY_LIMIT);
+  await writeAndEnd(sock, JSON.stringify(request));
+  const raw = await replyP;
+  if (raw.length === 0) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
+  return JSON.parse(raw.toString('utf8')) as BrokerReply;
+}
+
+export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
+  if (!inv.header.privileged || !inv.viaLauncher)
+    throw new SscError(
+      EXIT.failed,
+      'not running with privileges: ssc must be installed setuid root (install.sh), on a file system mounted without nosuid',
+    );
+  if (inv.cwd === null) throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
+  const cwd = decodeUtf8(inv.cwd);
+  if (cwd === null) throw new SscError(EXIT.failed, 'the current directory\'s path is not valid UTF-8, which systemd cannot take');
+
+  const { vars, dropped } = checkEnvironment(inv.env);
+  if (dropped.length > 0)
+    warn(`not passing ${dropped.length} environment variable(s) systemd cannot take: ${dropped.map((d) => `${d.name} (${d.reason})`).join(', ')}`);
+
+  const found = resolveProgram(program, vars.get('PATH'), cwd);
+  if (!found.ok) throw new SscError(found.code, found.message);
+
+  const terminal = opts.tty ?? isatty(0);
+  if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
+  // Terminal mode (a pty per unit) is not built yet: a terminal session waits with the terminal's own fds.
+  const wait = opts.wait || terminal;
+
+  const unit = serviceName(found.path, randomBytes(8).toString('hex'));
+  const request: LaunchRequest = {
+    profile: opts.isolation,
+    unit,
+    execPath: found.path,
+    argv: [program, ...args],
+    cwd,
+    environment: [...vars],
+    stdio: wait ? 'inherit' : 'journal',
+  };
+
+  // Watch before the start so that a program ending at once is still seen.
+  const watch = wait ? await (await import('../systemd/watch.js')).watchUnit(unitObjectPath(unit)) : null;
+  try {
+    const reply = await askBroker(request);
+    if (!reply.ok) {
+      if (reply.kind === 'request') throw new SscError(EXIT.failed, reply.message);
+      if (reply.kind === 'start') throw new SscError(EXIT.failed, `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`);
+      throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
+    }
+    if (opts.verbose) process.stderr.write(`ssc: started ${reply.unit}\n`);
+    if (!watch) return EXIT.ok;
+
+    const forward = new Map<string, () => void>();
+    let mainPid = reply.mainPid;
+    for (const sig of FORWARDED_SIGNALS) {
+      const h = () => {
+        if (mainPid > 0) {
+          try {
+            process.kill(mainPid, sig);
+          } catch {
+            /* already gone */
+          }
+        }
+      };
+      forward.set(sig, h);
+      process.on(sig, h);
+    }
+    watch.onMainPid((pid) => (mainPid = pid));
+    await watch.refresh();
+    const end = await watch.ended;
+    for (const [sig, h] of forward) process.off(sig, h);
+    if (end.result === 'oom-kill') warn(`${program} was killed: out of memory (the ${opts.isolation} profile caps memory at 70% of RAM)`);
+    else if (end.execMainCode === 2 || end.execMainCode === 3) {
+      if (opts.verbose) warn(`${program} was killed by ${signalName(end.execMainStatus)}`);
+    }
+    return exitCodeFor(end);
+  } finally {
+    watch?.close();
+  }
+}
+
+/** systemd's exit statuses for a failed exec (see systemd.exec(5), "Process Exit Codes"). */
+function describeStartFailure(result: string | undefined, status: number | undefined): string {
+  switch (status) {
+    case 200:
+      return 'the working directory cannot be entered';
+    case 203:
+      return 'the program cannot be executed';
+    case 216:
+      return 'the group cannot be set';
+    case 217:
+      return 'the user cannot be set';
+    default:
+      return `result ${result ?? 'unknown'}${status ? `, status ${status}` : ''}`;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The front end: parse the command line, run the command, map every expected
+ * failure to one `ssc:` line and an exit code.
+ */
+import { CommanderError } from 'commander';
+import { decodeUtf8 } from '../plan/environment.js';
+import { normalizeArgs, UsageError } from './argv.js';
+import { runCommand } from './commands/run.js';
+import { SscError } from './errors.js';
+import { EXIT } from './exit-codes.js';
+import { readInvocation } from './invocation.js';
+
+declare const SSC_VERSION: string | undefined;
+const VERSION = typeof SSC_VERSION === 'string' ? SSC_VERSION : '0.0.0-dev';
+
+export async function main(): Promise<number> {
+  try {
+    const inv = readInvocation();
+    const args = inv.args.map((a, i) => {
+      const s = decodeUtf8(a);
+      if (s === null) throw new UsageError(`argument ${i + 1} is not valid UTF-8, which systemd cannot take`);
+      return s;
+    });
+    let code: number = EXIT.ok;
+    const cmd = runCommand(inv, (c) => (code = c))
+      .version(VERSION, '-V, --version')
+      .exitOverride()
+      .configureOutput({
+        writeOut: (s) => process.stdout.write(s),
+        writeErr: (s) => process.stderr.write(s),
+        outputError: (s, write) => write(`ssc: ${s.replace(/^error: /, '').trimEnd()}\n`),
+      });
+    await cmd.parseAsync(normalizeArgs(args), { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is a usage error (already printed).
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`ssc: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof SscError) {
+      process.stderr.write(`ssc: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error & { type?: string };
+    process.stderr.write(`ssc: internal error: ${err.type ? `${err.type}: ` : ''}${err.message}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { UNIT_PROPERTY_SIGNATURES } from '../systemd/signatures.js';
+import { planService, RequestError, validateRequest, type LaunchRequest } from './plan.js';
+import { PROFILE_NAMES } from './profiles.js';
+
+const TAG = '0123456789abcdef';
+const base: LaunchRequest = {
+  profile: 'strict',
+  unit: `app-ssc-echo@${TAG}.service`,
+  execPath: '/bin/echo',
+  argv: ['echo', '$HOME', '%h', '${X}'],
+  cwd: '/home/u',
+  environment: [['A', 'b=c']],
+  stdio: 'journal',
+};
+const caller = { uid: 1000, gid: 1000, umask: 0o022 };
+const host = { cores: 4 };
+
+function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x') {
+  return new Map(planService({ request: req, caller, host, environmentFile: envFile }) as [string, unknown][]);
+}
+
+describe('planService', () => {
+  it('runs the program as the caller, numerically, with the caller\'s umask and cwd', () => {
+    const p = propsOf(base);
+    expect(p.get('User')).toBe('1000');
+    expect(p.get('Group')).toBe('1000');
+    expect(p.get('UMask')).toBe(0o022);
+    expect(p.get('WorkingDirectory')).toBe('/home/u');
+    expect(p.get('Type')).toBe('exec');
+  });
+  it('passes arguments literally with no-env-expand', () => {
+    expect(propsOf(base).get('ExecStartEx')).toEqual([['/bin/echo', ['echo', '$HOME', '%h', '${X}'], ['no-env-expand']]]);
+  });
+  it('applies strict: memory, swap, MemoryHigh, CPU quota of cores-1, no new privileges, private /tmp', () => {
+    const p = propsOf(base);
+    expect(p.get('MemoryMaxScale')).toBe(3006477107);
+    expect(p.get('MemoryHighScale')).toBeLessThan(3006477107);
+    expect(p.get('MemorySwapMaxScale')).toBeGreaterThan(0);
+    expect(p.get('CPUQuotaPerSecUSec')).toBe(3_000_000);
+    expect(p.get('NoNewPrivileges')).toBe(true);
+    expect(p.get('PrivateTmp')).toBe(true);
+  });
+  it('applies relaxed: the memory caps only', () => {
+    const p = propsOf({ ...base, profile: 'relaxed' });
+    expect(p.get('MemoryMaxScale')).toBe(3006477107);
+    expect(p.has('CPUQuotaPerSecUSec')).toBe(false);
+    expect(p.has('NoNewPrivileges')).toBe(false);
+    expect(p.has('PrivateTmp')).toBe(false);
+  });
+  it('never puts the environment in a property: it goes in a root-only file that the manager deletes', () => {
+    const p = propsOf(base);
+    expect(p.has('Environment')).toBe(false);
+    expect(p.get('EnvironmentFiles')).toEqual([['/run/ssc/env-x', false]]);
+    const rm = [['/bin/rm', ['/bin/rm', '-f', '--', '/run/ssc/env-x'], ['privileged']]];
+    expect(p.get('ExecStartPostEx')).toEqual(rm);
+    expect(p.get('ExecStopPostEx')).toEqual(rm);
+  });
+  it('puts the unit in ssc.slice and lets systemd collect it when it fails', () => {
+    const p = propsOf(base);
+    expect(p.get('Slice')).toBe('ssc.slice');
+    expect(p.get('CollectMode')).toBe('inactive-or-failed');
+  });
+  it('connects stdio only when asked to', () => {
+    expect(propsOf(base).has('StandardInputFileDescriptor')).toBe(false);
+    const p = propsOf({ ...base, stdio: 'inherit' });
+    expect([p.get('StandardInputFileDescriptor'), p.get('StandardOutputFileDescriptor'), p.get('StandardErrorFileDescriptor')]).toEqual([0, 1, 2]);
+  });
+  it('names only properties from the signature table, whatever the request', () => {
+    const anyString = fc.string({ unit: 'grapheme', maxLength: 30 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...PROFILE_NAMES),
+        fc.array(anyString, { minLength: 1, maxLength: 5 }),
+        fc.constantFrom<'journal' | 'inherit'>('journal', 'inherit'),
+        fc.integer({ min: 1, max: 512 }),
+        (profile, argv, stdio, cores) => {
+          const props = planService({ request: { ...base, profile, argv, stdio }, caller, host: { cores }, environmentFile: null });
+          for (const [name] of props) expect(Object.keys(UNIT_PROPERTY_SIGNATURES)).toContain(name);
+          const map = new Map(props as [string, unknown][]);
+          expect(map.get('User')).toBe('1000');
+          expect(map.size).toBe(props.length);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
+describe('validateRequest', () => {
+  it('accepts a well-formed request and copies only known fields', () => {
+    const r = validateRequest({ ...base, User: 'root', properties: [['User', '0']] });
+    expect(r).toEqual(base);
+  });
+  it('refuses unknown profiles, foreign unit names and relative paths', () => {
+    for (const bad of [
+      { ...base, profile: 'none' },
+      { ...base, profile: '__proto__' },
+      { ...base, unit: 'ssh.service' },
+      { ...base, unit: `app-ssc-x-${TAG}.scope` },
+      { ...base, execPath: 'echo' },
+      { ...base, cwd: 'home' },
+      { ...base, argv: [] },
+      { ...base, argv: ['a\0b'] },
+      { ...base, argv: ['\ud800'] },
+      { ...base, environment: [['A B', 'x']] },
+      { ...base, environment: [['A', 'x'], ['A', 'y']] },
+      { ...base, stdio: 'tty' },
+      null,
+      [],
+      'x',
+    ])
+      expect(() => validateRequest(bad)).toThrow(RequestError);
+  });
+  it('never throws anything but RequestError on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.anything(), (x) => {
+        try {
+          validateRequest(x);
+        } catch (e) {
+          expect(e).toBeInstanceOf(RequestError);
+        }
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * Planning: a profile plus a request becomes the exact list of unit properties.
+ *
+ * Pure: no I/O, no clock, no randomness (the caller passes the unit name and the
+ * environment file path in). The broker runs this as root on the request the
+ * unprivileged front end sent, so validateRequest() trusts nothing in it, and
+ * the caller's ids come from the launcher's header, never from the request.
+ */
+import type { ExecCommand, UnitProperty } from '../systemd/signatures.js';
+import { cpuQuotaPerSecUSec, isProfileName, permyriadToScale, PROFILES, type ProfileName } from './profiles.js';
+import { isValidVariable } from './environment.js';
+import { isSscUnitName } from './unit-name.js';
+
+/** What the front end asks the broker for. Everything in it is caller-controlled. */
+export interface LaunchRequest {
+  profile: ProfileName;
+  /** A name serviceName() produced. */
+  unit: string;
+  /** Absolute path of the program, found with the caller's PATH, as the caller. */
+  execPath: string;
+  /** The program's argv, argv[0] first. */
+  argv: string[];
+  /** Absolute working directory (applied by systemd after switching to the caller). */
+  cwd: string;
+  /** The environment, in order. */
+  environment: [name: string, value: string][];
+  /** 'journal': output to the journal, like any desktop app; 'inherit': the caller's stdin/stdout/stderr. */
+  stdio: 'journal' | 'inherit';
+}
+
+/** Facts about the caller that only the launcher may state. */
+export interface Caller {
+  uid: number;
+  gid: number;
+  umask: number;
+}
+
+export interface HostFacts {
+  /** CPUs available to the manager. */
+  cores: number;
+}
+
+/** Limits on what one request may carry: beyond what a D-Bus message can hold, refuse early and clearly. */
+export const REQUEST_LIMITS = {
+  /** Total bytes of the encoded request (dbus-daemon's default max_message_size is 32 MiB; the environment goes in a file). */
+  maxRequestBytes: 64 * 1024 * 1024,
+  /** Bytes of argv that may go into one StartTransientUnit message. */
+  maxArgvBytes: 24 * 1024 * 1024,
+  maxArgs: 200_000,
+  maxEnvironmentEntries: 100_000,
+  maxEnvironmentBytes: 32 * 1024 * 1024,
+  maxPath: 4096,
+} as const;
+
+export class RequestError extends Error {}
+
+/** Fixed helper used by the manager, as root, to delete the environment file. */
+export const RM = '/bin/rm';
+export const SSC_SLICE = 'ssc.slice';
+
+function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.maxPath } = {}): string {
+  if (typeof v !== 'string') throw new RequestError(`${what} must be a string`);
+  if (!v.isWellFormed()) throw new RequestError(`${what} is not valid Unicode`);
+  if (v.includes('\0')) throw new RequestError(`${what} contains a NUL byte`);
+  if (v.length > max) throw new RequestError(`${what} is too long`);
+  if (absolute && !v.startsWith('/')) throw new RequestError(`${what} must be an absolute path`);
+  return v;
+}
+
+/** Check a decoded request from the front end; returns a fresh object holding only known fields. */
+export function validateRequest(input: unknown): LaunchRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RequestError('request must be an object');
+  const r = input as Record<string, unknown>;
+  const profile = str(r.profile, 'profile');
+  if (!isProfileName(profile)) throw new RequestError(`unknown profile ${JSON.stringify(profile)}`);
+  const unit = str(r.unit, 'unit');
+  if (!isSscUnitName(unit) || !unit.endsWith('.service')) throw new RequestError('unit name is not one ssc makes');
+  const execPath = str(r.execPath, 'program path', { absolute: true });
+  if (!Array.isArray(r.argv) || r.argv.length === 0) throw new RequestError('argv must be a non-empty array');
+  if (r.argv.length > REQUEST_LIMITS.maxArgs) throw new RequestError(`too many arguments (at most ${REQUEST_LIMITS.maxArgs})`);
+  let argvBytes = 0;
+  const argv = r.argv.map((a, i) => {
+    const s = str(a, `argument ${i}`, { max: Infinity });
+    argvBytes += Buffer.byteLength(s) + 8;
+    return s;
+  });
+  if (argvBytes > REQUEST_LIMITS.maxArgvBytes) throw new RequestError(`arguments too large (at most ${REQUEST_LIMITS.maxArgvBytes} bytes)`);
+  const cwd = str(r.cwd, 'working directory', { absolute: true });
+  if (!Array.isArray(r.environment)) throw new RequestError('environment must be an array');
+  if (r.environment.length > REQUEST_LIMITS.maxEnvironmentEntries) throw new RequestError('too many environment variables');
+  const seen = new Set<string>();
+  let envBytes = 0;
+  const environment = r.environment.map((e): [string, string] => {
+    if (!Array.isArray(e) || e.length !== 2) throw new RequestError('environment entries must be [name, value] pairs');
+    const [name, value] = e as unknown[];
+    if (typeof name !== 'string' || typeof value !== 'string' || !isValidVariable(name, value))
+      throw new RequestError(`invalid environment variable ${JSON.stringify(String(name))}`);
+    if (seen.has(name)) throw new RequestError(`duplicate environment variable ${name}`);
+    seen.add(name);
+    envBytes += name.length + value.length + 4;
+    return [name, value];
+  });
+  if (envBytes > REQUEST_LIMITS.maxEnvironmentBytes) throw new RequestError('environment too large');
+  const stdio = r.stdio;
+  if (stdio !== 'journal' && stdio !== 'inherit') throw new RequestError('stdio must be "journal" or "inherit"');
+  return { profile, unit, execPath, argv, cwd, environment, stdio };
+}
+
+export interface PlanInput {
+  request: LaunchRequest;
+  caller: Caller;
+  host: HostFacts;
+  /** Root-owned file holding the environment; deleted by the manager once the program runs. */
+  environmentFile: string | null;
+}
+
+function baseName(path: string): string {
+  return path.split('/').filter(Boolean).pop() ?? path;
+}
+
+/** The exact properties of the transient service. Nothing else reaches systemd. */
+export function planService({ request, caller, host, environmentFile }: PlanInput): UnitProperty[] {
+  const profile = PROFILES[request.profile];
+  if (!Number.isInteger(caller.uid) || caller.uid < 0 || !Number.isInteger(caller.gid) || caller.gid < 0)
+    throw new RequestError('invalid caller ids');
+  const program = baseName(request.execPath);
+  const exec: ExecCommand = [request.execPath, request.argv, ['no-env-expand']];
+  const props: UnitProperty[] = [
+    ['Description', `${program} (ssc ${profile.name})`],
+    ['Type', 'exec'],
+    ['ExecStartEx', [exec]],
+    ['User', String(caller.uid)],
+    ['Group', String(caller.gid)],
+    ['UMask', caller.umask & 0o777],
+    ['WorkingDirectory', request.cwd],
+    ['CollectMode', 'inactive-or-failed'],
+    ['Slice', SSC_SLICE],
+    ['SyslogIdentifier', program],
+    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
+    ['MemoryHighScale', permyriadToScale(profile.memoryHigh)],
+    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
+  ];
+  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
+  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
+  if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
+  if (profile.privateTmp) props.push(['PrivateTmp', true]);
+  if (environmentFile !== null) {
+    const rm: ExecCommand = [RM, [RM, '-f', '--', environmentFile], ['privileged']];
+    props.push(['EnvironmentFiles', [[environmentFile, false]]]);
+    // Delete it as soon as the program has started, and also when the start fails.
+    props.push(['ExecStartPostEx', [rm]]);
+    props.push(['ExecStopPostEx', [rm]]);
+  }
+  if (request.stdio === 'inherit') {
+    props.push(['StandardInputFileDescriptor', 0]);
+    props.push(['StandardOutputFileDescriptor', 1]);
+    props.push(['StandardErrorFileDescriptor', 2]);
+  }
+  // Keep the unit (and its result) until the broker has read it, even if it fails at once.
+  props.push(['AddRef', true]);
+  return props;
+}

@@ -1,0 +1,137 @@
+/**
+ * A minimal D-Bus client on dbus-next's connection layer.
+ *
+ * Only what the launch path needs: connect to a fixed address with EXTERNAL
+ * authentication, Hello, method calls with replies, and signals. No
+ * introspection, no proxy objects, nothing read from the environment.
+ */
+import createConnection, { type Connection } from 'dbus-next/lib/connection.js';
+import { Message } from 'dbus-next/lib/message-type.js';
+import { DBUS_INTERFACE, DBUS_NAME, DBUS_PATH, METHODS } from './signatures.js';
+
+const METHOD_RETURN = 2;
+const ERROR = 3;
+const SIGNAL = 4;
+
+export class BusError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BusError';
+  }
+}
+
+export interface Signal {
+  path: string;
+  interface: string;
+  member: string;
+  sender: string;
+  body: unknown[];
+}
+
+export interface BusOptions {
+  address: string;
+  /** Pass unix fds (needs the usocket module); required for the h type. */
+  unixFd?: boolean;
+}
+
+export class Bus {
+  private serial = 1;
+  private readonly pending = new Map<number, { resolve: (b: unknown[]) => void; reject: (e: Error) => void }>();
+  private readonly signalHandlers = new Set<(s: Signal) => void>();
+  private closed = false;
+  uniqueName = '';
+
+  private constructor(private readonly conn: Connection) {
+    conn.on('message', (msg: Message) => this.dispatch(msg));
+    const fail = (err: Error) => this.failAll(err);
+    conn.on('error', fail);
+    conn.on('end', () => this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'the bus closed the connection')));
+  }
+
+  static async connect({ address, unixFd = false }: BusOptions): Promise<Bus> {
+    const conn = createConnection({ busAddress: address, authMethods: ['EXTERNAL'], negotiateUnixFd: unixFd });
+    const bus = new Bus(conn);
+    await new Promise<void>((resolve, reject) => {
+      conn.once('connect', () => resolve());
+      conn.once('error', reject);
+    });
+    const [name] = await bus.call(DBUS_NAME, DBUS_PATH, 'Hello');
+    bus.uniqueName = String(name);
+    return bus;
+  }
+
+  /** The socket's file descriptor, when the transport exposes one. */
+  get fd(): number | undefined {
+    const s = this.conn.stream;
+    return typeof s.fd === 'number' ? s.fd : s._handle?.fd;
+  }
+
+  get supportsUnixFd(): boolean {
+    return this.conn.stream.supportsUnixFd === true;
+  }
+
+  call(destination: string, path: string, method: keyof typeof METHODS, body: unknown[] = []): Promise<unknown[]> {
+    const spec = METHODS[method];
+    return this.callRaw(destination, path, spec.iface, method, spec.in, body);
+  }
+
+  callRaw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+    const serial = this.serial++;
+    const msg = new Message({ serial, destination, path, interface: iface, member, signature, body });
+    return new Promise((resolve, reject) => {
+      this.pending.set(serial, { resolve, reject });
+      try {
+        this.conn.message(msg);
+      } catch (e) {
+        this.pending.delete(serial);
+        reject(e as Error);
+      }
+    });
+  }
+
+  addMatch(rule: string): Promise<unknown[]> {
+    return this.callRaw(DBUS_NAME, DBUS_PATH, DBUS_INTERFACE, 'AddMatch', 's', [rule]);
+  }
+
+  onSignal(handler: (s: Signal) => void): () => void {
+    this.signalHandlers.add(handler);
+    return () => this.signalHandlers.delete(handler);
+  }
+
+  /** Close the connection now; pending calls fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.end();
+    this.conn.stream.destroy?.();
+    this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+  }
+
+  private dispatch(msg: Message): void {
+    if (msg.type === METHOD_RETURN || msg.type === ERROR) {
+      const p = this.pending.get(msg.replySerial ?? -1);
+      if (!p) return;
+      this.pending.delete(msg.replySerial ?? -1);
+      if (msg.type === ERROR) p.reject(new BusError(msg.errorName ?? 'unknown', String(msg.body[0] ?? msg.errorName)));
+      else p.resolve(msg.body);
+    } else if (msg.type === SIGNAL) {
+      const s: Signal = {
+        path: msg.path ?? '',
+        interface: msg.interface ?? '',
+        member: msg.member ?? '',
+        sender: msg.sender ?? '',
+        body: msg.body,
+      };
+      for (const h of this.signalHandlers) h(s);
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Typed calls to systemd's manager over a Bus.
+ */
+import { Variant } from 'dbus-next/lib/variant.js';
+import type { Bus, Signal } from './bus.js';
+import {
+  MANAGER_INTERFACE,
+  PROPERTIES_INTERFACE,
+  SERVICE_INTERFACE,
+  SYSTEMD_BUS_NAME,
+  SYSTEMD_OBJECT_PATH,
+  UNIT_INTERFACE,
+  UNIT_PROPERTY_SIGNATURES,
+  type UnitProperty,
+} from './signatures.js';
+
+/** Wrap each property in a Variant of the signature the table gives it. */
+export function toDBusProperties(props: readonly UnitProperty[]): [string, Variant][] {
+  return props.map(([name, value]) => {
+    const sig = UNIT_PROPERTY_SIGNATURES[name];
+    // Arrays are readonly in the plan; the marshaller wants plain arrays.
+    return [name, new Variant(sig, structuredClone(value) as unknown)];
+  });
+}
+
+export interface JobResult {
+  job: string;
+  unit: string;
+  /** 'done' when the unit started; else 'failed', 'canceled', 'timeout', 'dependency', 'skipped', ... */
+  result: string;
+}
+
+/**
+ * Start a transient unit and wait for its start job. The JobRemoved match is
+ * added before the call, so the job cannot finish unseen.
+ */
+export async function startTransientUnit(bus: Bus, name: string, props: readonly UnitProperty[]): Promise<JobResult> {
+  const seen = new Map<string, JobResult>();
+  let wanted: string | null = null;
+  let done: ((r: JobResult) => void) | null = null;
+  const off = bus.onSignal((s: Signal) => {
+    if (s.interface !== MANAGER_INTERFACE || s.member !== 'JobRemoved') return;
+    const [, job, unit, result] = s.body as [number, string, string, string];
+    const r = { job, unit, result };
+    if (wanted === job && done) done(r);
+    else seen.set(job, r);
+  });
+  try {
+    await bus.addMatch(
+      `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${SYSTEMD_OBJECT_PATH}',interface='${MANAGER_INTERFACE}',member='JobRemoved'`,
+    );
+    const [job] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [
+      name,
+      'fail',
+      toDBusProperties(props),
+      [],
+    ])) as [string];
+    const early = seen.get(job);
+    if (early) return early;
+    return await new Promise<JobResult>((resolve) => {
+      wanted = job;
+      done = resolve;
+    });
+  } finally {
+    off();
+  }
+}
+
+export interface UnitState {
+  activeState: string;
+  subState: string;
+  result: string;
+  execMainCode: number;
+  execMainStatus: number;
+  execMainPid: number;
+  mainPid: number;
+  controlGroup: string;
+}
+
+function v(x: unknown): unknown {
+  return x instanceof Variant ? x.value : x;
+}
+
+export async function getAll(bus: Bus, path: string, iface: string): Promise<Record<string, unknown>> {
+  const [dict] = (await bus.call(SYSTEMD_BUS_NAME, path, 'GetAll', [iface])) as [Record<string, unknown>];
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, val] of Object.entries(dict)) out[k] = v(val);
+  return out;
+}
+
+export async function getProperty(bus: Bus, path: string, iface: string, name: string): Promise<unknown> {
+  const [val] = await bus.call(SYSTEMD_BUS_NAME, path, 'Get', [iface, name]);
+  return v(val);
+}
+
+/** Read a service's state in two calls (unit + service interface). */
+export async function readServiceState(bus: Bus, path: string): Promise<UnitState> {
+  const [unit, service] = await Promise.all([getAll(bus, path, UNIT_INTERFACE), getAll(bus, path, SERVICE_INTERFACE)]);
+  return stateFrom({ ...unit, ...service });
+}
+
+export function stateFrom(p: Record<string, unknown>, prev?: UnitState): UnitState {
+  const num = (k: string, d: number) => (p[k] === undefined ? d : Number(p[k]));
+  const s = (k: string, d: string) => (p[k] === undefined ? d : String(p[k]));
+  return {
+    activeState: s('ActiveState', prev?.activeState ?? ''),
+    subState: s('SubState', prev?.subState ?? ''),
+    result: s('Result', prev?.result ?? ''),
+    execMainCode: num('ExecMainCode', prev?.execMainCode ?? 0),
+    execMainStatus: num('ExecMainStatus', prev?.execMainStatus ?? 0),
+    execMainPid: num('ExecMainPID', prev?.execMainPid ?? 0),
+    mainPid: num('MainPID', prev?.mainPid ?? 0),
+    controlGroup: s('ControlGroup', prev?.controlGroup ?? ''),
+  };
+}
+
+export { PROPERTIES_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE };

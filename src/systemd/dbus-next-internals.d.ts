@@ -1,0 +1,61 @@
+// Types for the parts of dbus-next 0.10.2 that ssc loads directly. ssc avoids the
+// package's index (MessageBus pulls in xml2js for introspection, and the
+// unixexec: transport pulls in event-stream): the launch path needs only the
+// connection, the message type and variants.
+declare module 'dbus-next/lib/connection.js' {
+  import type { EventEmitter } from 'node:events';
+  export interface RawMessage {
+    type: number;
+    serial: number | null;
+    replySerial?: number;
+    sender?: string;
+    destination?: string;
+    path?: string;
+    interface?: string;
+    member?: string;
+    errorName?: string;
+    signature?: string;
+    body: unknown[];
+    flags?: number;
+  }
+  export interface Connection extends EventEmitter {
+    stream: NodeJS.ReadWriteStream & { fd?: number; _handle?: { fd?: number }; supportsUnixFd?: boolean; destroy?: () => void };
+    message(msg: unknown): void;
+    end(): Connection;
+    state?: string;
+  }
+  function createConnection(opts: { busAddress: string; authMethods?: string[]; negotiateUnixFd?: boolean }): Connection;
+  export default createConnection;
+}
+declare module 'dbus-next/lib/message-type.js' {
+  export class Message {
+    constructor(msg: {
+      type?: number;
+      serial?: number;
+      destination?: string;
+      path?: string;
+      interface?: string;
+      member?: string;
+      signature?: string;
+      body?: unknown[];
+      flags?: number;
+    });
+    serial: number | null;
+    type: number;
+    replySerial?: number;
+    sender?: string;
+    path?: string;
+    interface?: string;
+    member?: string;
+    errorName?: string;
+    signature?: string;
+    body: unknown[];
+  }
+}
+declare module 'dbus-next/lib/variant.js' {
+  export class Variant<T = unknown> {
+    constructor(signature: string, value: T);
+    signature: string;
+    value: T;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Every D-Bus signature ssc uses, in one table.
+ *
+ * The planning layer may only name properties listed in UNIT_PROPERTY_SIGNATURES,
+ * and the client wraps each value in a Variant of exactly this signature, so a
+ * property systemd would read with another type cannot be sent by mistake.
+ */
+
+export const SYSTEMD_BUS_NAME = 'org.freedesktop.systemd1';
+export const SYSTEMD_OBJECT_PATH = '/org/freedesktop/systemd1';
+export const MANAGER_INTERFACE = 'org.freedesktop.systemd1.Manager';
+export const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
+export const SERVICE_INTERFACE = 'org.freedesktop.systemd1.Service';
+export const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
+export const DBUS_NAME = 'org.freedesktop.DBus';
+export const DBUS_PATH = '/org/freedesktop/DBus';
+export const DBUS_INTERFACE = 'org.freedesktop.DBus';
+
+/** The system bus socket: fixed, never taken from the environment. */
+export const SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
+
+/** Method signatures (in → out) of the calls ssc makes. */
+export const METHODS = {
+  Hello: { iface: DBUS_INTERFACE, in: '', out: 's' },
+  AddMatch: { iface: DBUS_INTERFACE, in: 's', out: '' },
+  StartTransientUnit: { iface: MANAGER_INTERFACE, in: 'ssa(sv)a(sa(sv))', out: 'o' },
+  GetUnit: { iface: MANAGER_INTERFACE, in: 's', out: 'o' },
+  Subscribe: { iface: MANAGER_INTERFACE, in: '', out: '' },
+  GetAll: { iface: PROPERTIES_INTERFACE, in: 's', out: 'a{sv}' },
+  Get: { iface: PROPERTIES_INTERFACE, in: 'ss', out: 'v' },
+} as const;
+
+/** Signal signatures ssc listens to. */
+export const SIGNALS = {
+  JobRemoved: { iface: MANAGER_INTERFACE, signature: 'uoss' },
+  PropertiesChanged: { iface: PROPERTIES_INTERFACE, signature: 'sa{sv}as' },
+} as const;
+
+/** Properties of a transient unit ssc may set, with their D-Bus types. */
+export const UNIT_PROPERTY_SIGNATURES = {
+  Description: 's',
+  Type: 's',
+  ExecStartEx: 'a(sasas)',
+  ExecStartPostEx: 'a(sasas)',
+  ExecStopPostEx: 'a(sasas)',
+  User: 's',
+  Group: 's',
+  UMask: 'u',
+  WorkingDirectory: 's',
+  EnvironmentFiles: 'a(sb)',
+  CollectMode: 's',
+  Slice: 's',
+  SyslogIdentifier: 's',
+  AddRef: 'b',
+  NoNewPrivileges: 'b',
+  PrivateTmp: 'b',
+  MemoryMaxScale: 'u',
+  MemoryHighScale: 'u',
+  MemorySwapMaxScale: 'u',
+  CPUQuotaPerSecUSec: 't',
+  StandardInputFileDescriptor: 'h',
+  StandardOutputFileDescriptor: 'h',
+  StandardErrorFileDescriptor: 'h',
+  BindsTo: 'as',
+  After: 'as',
+} as const;
+
+export type UnitPropertyName = keyof typeof UNIT_PROPERTY_SIGNATURES;
+
+/** An ExecStartEx-style command: (path, argv, flags). */
+export type ExecCommand = readonly [path: string, argv: readonly string[], flags: readonly string[]];
+
+/** The JS value each property carries, by its signature. */
+export interface UnitPropertyValues {
+  Description: string;
+  Type: string;
+  ExecStartEx: readonly ExecCommand[];
+  ExecStartPostEx: readonly ExecCommand[];
+  ExecStopPostEx: readonly ExecCommand[];
+  User: string;
+  Group: string;
+  UMask: number;
+  WorkingDirectory: string;
+  EnvironmentFiles: readonly (readonly [path: string, ignoreMissing: boolean])[];
+  CollectMode: string;
+  Slice: string;
+  SyslogIdentifier: string;
+  AddRef: boolean;
+  NoNewPrivileges: boolean;
+  PrivateTmp: boolean;
+  MemoryMaxScale: number;
+  MemoryHighScale: number;
+  MemorySwapMaxScale: number;
+  CPUQuotaPerSecUSec: number;
+  StandardInputFileDescriptor: number;
+  StandardOutputFileDescriptor: number;
+  StandardErrorFileDescriptor: number;
+  BindsTo: readonly string[];
+  After: readonly string[];
+}
+
+export type UnitProperty = {
+  [K in UnitPropertyName]: readonly [name: K, value: UnitPropertyValues[K]];
+}[UnitPropertyName];

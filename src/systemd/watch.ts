@@ -1,0 +1,78 @@
+/**
+ * Watching a unit until its program ends, over an unprivileged connection.
+ *
+ * Reading units and their signals needs no privilege. The match is added and
+ * the manager subscribed to before the unit is started, so even a program that
+ * ends at once (and a unit collected right after) is seen: the state is built
+ * from the PropertiesChanged signals themselves.
+ */
+import { Bus } from './bus.js';
+import { readServiceState, stateFrom, type UnitState } from './client.js';
+import { PROPERTIES_INTERFACE, SYSTEM_BUS_ADDRESS, SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH } from './signatures.js';
+
+export interface UnitWatch {
+  /** Resolves when the main process has ended (or the unit is gone). */
+  ended: Promise<UnitState>;
+  /** Called with the main PID as soon as it is known. */
+  onMainPid(cb: (pid: number) => void): void;
+  /** Read the state once (after the start), to catch what happened before. */
+  refresh(): Promise<void>;
+  close(): void;
+}
+
+function isEnded(s: UnitState): boolean {
+  return (s.activeState === 'inactive' || s.activeState === 'failed') && (s.execMainCode !== 0 || s.result !== 'success');
+}
+
+export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS): Promise<UnitWatch> {
+  const bus = await Bus.connect({ address });
+  let state: UnitState = stateFrom({});
+  let resolveEnded!: (s: UnitState) => void;
+  const ended = new Promise<UnitState>((r) => (resolveEnded = r));
+  const pidCallbacks: ((pid: number) => void)[] = [];
+  let knownPid = 0;
+  const update = (props: Record<string, unknown>) => {
+    state = stateFrom(props, state);
+    if (state.mainPid > 0 && state.mainPid !== knownPid) {
+      knownPid = state.mainPid;
+      for (const cb of pidCallbacks) cb(knownPid);
+    }
+    if (isEnded(state)) resolveEnded(state);
+  };
+  bus.onSignal((s) => {
+    if (s.path !== path || s.interface !== PROPERTIES_INTERFACE || s.member !== 'PropertiesChanged') return;
+    const changed = s.body[1] as Record<string, { value: unknown }>;
+    const plain: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(changed)) plain[k] = v?.value;
+    update(plain);
+  });
+  await bus.addMatch(
+    `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${path}',interface='${PROPERTIES_INTERFACE}',member='PropertiesChanged'`,
+  );
+  await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'Subscribe');
+  return {
+    ended,
+    onMainPid(cb) {
+      pidCallbacks.push(cb);
+      if (knownPid > 0) cb(knownPid);
+    },
+    async refresh() {
+      try {
+        const s = await readServiceState(bus, path);
+        update({
+          ActiveState: s.activeState,
+          SubState: s.subState,
+          Result: s.result,
+          ExecMainCode: s.execMainCode,
+          ExecMainStatus: s.execMainStatus,
+          MainPID: s.mainPid,
+        });
+      } catch {
+        // Already collected: the signals tell the story.
+      }
+    },
+    close() {
+      bus.close();
+    },
+  };
+}
