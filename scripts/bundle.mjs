@@ -15,10 +15,7 @@ const usocketBeside = {
   setup(b) {
     b.onLoad({ filter: /node_modules[\\/]usocket[\\/]index\.js$/ }, async (args) => {
       const src = readFileSync(args.path, 'utf8');
-      const patched = src.replace(
-        "require('bindings')('uwrap')",
-        "require(require('path').join(__dirname, 'uwrap.node'))",
-      );
+      const patched = src.replace("require('bindings')('uwrap')", "require(require('path').join(__dirname, 'uwrap.node'))");
       if (patched === src) throw new Error('usocket/index.js no longer loads uwrap through bindings: update scripts/bundle.mjs');
       return { contents: patched, loader: 'js' };
     });

@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { decodeHandoff, encodeHandoff, F_PRIVILEGED, HandoffError, type Handoff } from './handoff.js';
 
 const sample: Handoff = {
-  header: { flags: F_PRIVILEGED, privileged: true, ruid: 1000, rgid: 1001, umask: 0o027, cwdErrno: 0, nofileSoft: 1024, groups: [1001, 27] },
+  header: {
+    flags: F_PRIVILEGED,
+    privileged: true,
+    ruid: 1000,
+    rgid: 1001,
+    umask: 0o027,
+    cwdErrno: 0,
+    nofileSoft: 1024,
+    groups: [1001, 27],
+  },
   argv: [Buffer.from('ssc'), Buffer.from('a\nb'), Buffer.from([0xff, 0x00, 0x41])],
   env: [Buffer.from('A=b=c'), Buffer.from('__proto__=x')],
   cwd: Buffer.from('/home/u'),

@@ -46,10 +46,11 @@ function ensureEnvDir(): void {
 }
 
 /** Write the environment where only root can read it; the manager deletes it once the program runs. */
+// (libuv opens every file with O_CLOEXEC.)
 function writeEnvironmentFile(text: string): string {
   ensureEnvDir();
   const path = `${ENV_DIR}/env-${randomBytes(16).toString('hex')}`;
-  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW | fsc.O_CLOEXEC, 0o600);
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     const buf = Buffer.from(text, 'utf8');
     let off = 0;
@@ -64,11 +65,13 @@ function checkCaller(native: Native, header: HandoffHeader): void {
   const user = native.lookupUser(header.ruid);
   if (user === null) throw new Refusal(`your uid ${header.ruid} has no entry in the user database, so systemd cannot run a unit as you`);
   if (user.gid !== header.rgid && header.ruid !== 0)
-    throw new Refusal(`your group ${header.rgid} is not your primary group ${user.gid} in the user database; run ssc with your primary group`);
+    throw new Refusal(
+      `your group ${header.rgid} is not your primary group ${user.gid} in the user database; run ssc with your primary group`,
+    );
   const db = native.groupList(user.name, header.rgid);
   if (!sameGroups(header.groups, db, header.rgid))
     throw new Refusal(
-      'your supplementary groups differ from the user database (systemd would give the program the database\'s groups); start ssc from a fresh login',
+      "your supplementary groups differ from the user database (systemd would give the program the database's groups); start ssc from a fresh login",
     );
 }
 
@@ -141,7 +144,11 @@ export async function runBroker(native: Native): Promise<number> {
     return 1;
   } finally {
     if (bus) bus.close();
-    else busPromise.then((b) => b.close(), () => undefined);
+    else
+      busPromise.then(
+        (b) => b.close(),
+        () => undefined,
+      );
     if (envFile !== null) {
       try {
         // The unit never took it: it is ours to delete.

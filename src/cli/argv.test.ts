@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeArgs, parseGoBool, UsageError } from './argv.js';
 
 describe('normalizeArgs', () => {
-  it('accepts the original ssc\'s Go-style flags unchanged', () => {
+  it("accepts the original ssc's Go-style flags unchanged", () => {
     expect(normalizeArgs(['-isolation=relaxed', '/bin/bash', '-i'])).toEqual(['--isolation=relaxed', '--', '/bin/bash', '-i']);
     expect(normalizeArgs(['-isolation', 'strict', 'firefox'])).toEqual(['--isolation=strict', '--', 'firefox']);
     expect(normalizeArgs(['-tty=false', '-isolation=strict', 'firefox'])).toEqual(['--no-tty', '--isolation=strict', '--', 'firefox']);
@@ -11,7 +11,14 @@ describe('normalizeArgs', () => {
     expect(normalizeArgs(['-tty=1', 'vim'])).toEqual(['--tty', '--', 'vim']);
   });
   it('accepts GNU-style flags', () => {
-    expect(normalizeArgs(['--isolation=strict', '--no-tty', '--wait', 'make', '-j4'])).toEqual(['--isolation=strict', '--no-tty', '--wait', '--', 'make', '-j4']);
+    expect(normalizeArgs(['--isolation=strict', '--no-tty', '--wait', 'make', '-j4'])).toEqual([
+      '--isolation=strict',
+      '--no-tty',
+      '--wait',
+      '--',
+      'make',
+      '-j4',
+    ]);
   });
   it('passes everything from the program on literally', () => {
     expect(normalizeArgs(['echo', '--isolation=x', '-tty=false'])).toEqual(['--', 'echo', '--isolation=x', '-tty=false']);
@@ -26,12 +33,16 @@ describe('normalizeArgs', () => {
   });
   it('never moves an argument after the program', () => {
     fc.assert(
-      fc.property(fc.constantFrom([], ['-tty=false'], ['--isolation', 'relaxed'], ['--wait', '-v']), fc.array(fc.string({ maxLength: 12 }), { maxLength: 8 }), (opts, post) => {
-        const args = ['prog', ...post];
-        expect(normalizeArgs([...opts, ...args]).slice(-args.length - 1)).toEqual(['--', ...args]);
-        const out = normalizeArgs(args);
-        expect(out.slice(out.indexOf('--') + 1)).toEqual(args);
-      }),
+      fc.property(
+        fc.constantFrom([], ['-tty=false'], ['--isolation', 'relaxed'], ['--wait', '-v']),
+        fc.array(fc.string({ maxLength: 12 }), { maxLength: 8 }),
+        (opts, post) => {
+          const args = ['prog', ...post];
+          expect(normalizeArgs([...opts, ...args]).slice(-args.length - 1)).toEqual(['--', ...args]);
+          const out = normalizeArgs(args);
+          expect(out.slice(out.indexOf('--') + 1)).toEqual(args);
+        },
+      ),
       { numRuns: 20_000 },
     );
   });

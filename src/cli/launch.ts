@@ -42,13 +42,16 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       EXIT.failed,
       'not running with privileges: ssc must be installed setuid root (install.sh), on a file system mounted without nosuid',
     );
-  if (inv.cwd === null) throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
+  if (inv.cwd === null)
+    throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
   const cwd = decodeUtf8(inv.cwd);
-  if (cwd === null) throw new SscError(EXIT.failed, 'the current directory\'s path is not valid UTF-8, which systemd cannot take');
+  if (cwd === null) throw new SscError(EXIT.failed, "the current directory's path is not valid UTF-8, which systemd cannot take");
 
   const { vars, dropped } = checkEnvironment(inv.env);
   if (dropped.length > 0)
-    warn(`not passing ${dropped.length} environment variable(s) systemd cannot take: ${dropped.map((d) => `${d.name} (${d.reason})`).join(', ')}`);
+    warn(
+      `not passing ${dropped.length} environment variable(s) systemd cannot take: ${dropped.map((d) => `${d.name} (${d.reason})`).join(', ')}`,
+    );
 
   const found = resolveProgram(program, vars.get('PATH'), cwd);
   if (!found.ok) throw new SscError(found.code, found.message);
@@ -75,7 +78,8 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     const reply = await askBroker(request);
     if (!reply.ok) {
       if (reply.kind === 'request') throw new SscError(EXIT.failed, reply.message);
-      if (reply.kind === 'start') throw new SscError(EXIT.failed, `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`);
+      if (reply.kind === 'start')
+        throw new SscError(EXIT.failed, `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`);
       throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
     }
     if (opts.verbose) process.stderr.write(`ssc: started ${reply.unit}\n`);

@@ -7,9 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-export type Resolution =
-  | { ok: true; path: string }
-  | { ok: false; code: 126 | 127; message: string };
+export type Resolution = { ok: true; path: string } | { ok: false; code: 126 | 127; message: string };
 
 function check(path: string): Resolution | null {
   let st;

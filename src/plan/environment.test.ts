@@ -40,7 +40,7 @@ describe('checkEnvironment', () => {
 });
 
 describe('the environment file', () => {
-  it('round-trips every valid variable through systemd\'s quoting', () => {
+  it("round-trips every valid variable through systemd's quoting", () => {
     const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,20}$/);
     const value = fc.string({ unit: 'grapheme', maxLength: 60 }).filter((v) => isValidVariable('X', v));
     fc.assert(

@@ -10,7 +10,6 @@
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Control characters systemd refuses in a value (env_value_is_valid allows \t and \n). */
-// eslint-disable-next-line no-control-regex
 const BAD_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 
 export interface DroppedVariable {

@@ -22,7 +22,7 @@ function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x') 
 }
 
 describe('planService', () => {
-  it('runs the program as the caller, numerically, with the caller\'s umask and cwd', () => {
+  it("runs the program as the caller, numerically, with the caller's umask and cwd", () => {
     const p = propsOf(base);
     expect(p.get('User')).toBe('1000');
     expect(p.get('Group')).toBe('1000');
@@ -65,7 +65,9 @@ describe('planService', () => {
   it('connects stdio only when asked to', () => {
     expect(propsOf(base).has('StandardInputFileDescriptor')).toBe(false);
     const p = propsOf({ ...base, stdio: 'inherit' });
-    expect([p.get('StandardInputFileDescriptor'), p.get('StandardOutputFileDescriptor'), p.get('StandardErrorFileDescriptor')]).toEqual([0, 1, 2]);
+    expect([p.get('StandardInputFileDescriptor'), p.get('StandardOutputFileDescriptor'), p.get('StandardErrorFileDescriptor')]).toEqual([
+      0, 1, 2,
+    ]);
   });
   it('names only properties from the signature table, whatever the request', () => {
     const anyString = fc.string({ unit: 'grapheme', maxLength: 30 });
@@ -105,7 +107,13 @@ describe('validateRequest', () => {
       { ...base, argv: ['a\0b'] },
       { ...base, argv: ['\ud800'] },
       { ...base, environment: [['A B', 'x']] },
-      { ...base, environment: [['A', 'x'], ['A', 'y']] },
+      {
+        ...base,
+        environment: [
+          ['A', 'x'],
+          ['A', 'y'],
+        ],
+      },
       { ...base, stdio: 'tty' },
       null,
       [],

@@ -58,7 +58,7 @@ export class RequestError extends Error {}
 export const RM = '/bin/rm';
 export const SSC_SLICE = 'ssc.slice';
 
-function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.maxPath } = {}): string {
+function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.maxPath as number } = {}): string {
   if (typeof v !== 'string') throw new RequestError(`${what} must be a string`);
   if (!v.isWellFormed()) throw new RequestError(`${what} is not valid Unicode`);
   if (v.includes('\0')) throw new RequestError(`${what} contains a NUL byte`);

@@ -38,7 +38,13 @@ describe('unit names', () => {
     expect(() => serviceName('x', 'ZZZZZZZZZZZZZZZZ')).toThrow(RangeError);
   });
   it('are recognised only in the exact shape ssc makes', () => {
-    for (const bad of ['ssh.service', `app-ssc-x@${TAG}.socket`, `app-ssc-@${TAG}.service`, `app-ssc-x@${TAG}.service/../x`, 'app-ssc-x@1.service'])
+    for (const bad of [
+      'ssh.service',
+      `app-ssc-x@${TAG}.socket`,
+      `app-ssc-@${TAG}.service`,
+      `app-ssc-x@${TAG}.service/../x`,
+      'app-ssc-x@1.service',
+    ])
       expect(isSscUnitName(bad)).toBe(false);
   });
 });

@@ -26,7 +26,11 @@ export function systemdEscape(s: string): string {
 
 /** The application ID for a program: its file name, escaped, cut short without splitting an escape. */
 export function programId(program: string): string {
-  const base = program.split('/').filter((p) => p !== '').pop() ?? 'program';
+  const base =
+    program
+      .split('/')
+      .filter((p) => p !== '')
+      .pop() ?? 'program';
   let id = systemdEscape(base);
   if (id.length > MAX_PROGRAM_PART) {
     id = id.slice(0, MAX_PROGRAM_PART);

@@ -26,13 +26,20 @@ export function runCommand(inv: Invocation, setExit: (code: number) => void): Co
     .addOption(new Option('--isolation <profile>', `isolation profile (${profiles})`).choices(PROFILE_NAMES).default(DEFAULT_PROFILE))
     .option('--tty', 'terminal mode (default when stdin is a terminal)')
     .option('--no-tty', 'GUI mode: start the program and return')
-    .option('--wait', 'wait for the program to end and exit with its status; stdin/stdout/stderr are ssc\'s own')
+    .option('--wait', "wait for the program to end and exit with its status; stdin/stdout/stderr are ssc's own")
     .option('-v, --verbose', 'print the unit name')
     .argument('<program>', 'the program to run (found with your PATH)')
     .argument('[args...]', 'its arguments, passed literally')
     .passThroughOptions()
     .addHelpText('after', EXIT_HELP)
     .action(async (program: string, args: string[], opts: { isolation: ProfileName; tty?: boolean; wait?: boolean; verbose?: boolean }) => {
-      setExit(await launch(inv, { isolation: opts.isolation, tty: opts.tty, wait: opts.wait ?? false, verbose: opts.verbose ?? false }, program, args));
+      setExit(
+        await launch(
+          inv,
+          { isolation: opts.isolation, tty: opts.tty, wait: opts.wait ?? false, verbose: opts.verbose ?? false },
+          program,
+          args,
+        ),
+      );
     });
 }
