@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Builds the root tree of the cgroup v2 test VM into .vm-cache/base:
+# Debian bookworm (debootstrap minbase) + systemd + a Debian kernel and initrd
+# installed INSIDE the tree (the host's /boot is never touched) + the packages
+# the integration tests need. scripts/vm/run.mjs turns it into a disk image.
+#
+# Not under build/: node-gyp rebuild (the package's install script) deletes
+# build/ wholesale, and did so under a running build here.
+#
+# Cached: does nothing when .vm-cache/base carries a stamp matching this
+# script's content (which holds the package lists) and SSC_VM_EXTRA_PACKAGES.
+# Safe to interrupt: it builds in .vm-cache/base.tmp.* and renames at the end;
+# all its mounts live in a private mount namespace (unshare), so they vanish
+# with it even on SIGKILL, and the trap unmounts them anyway.
+#
+# Usage: scripts/vm/build-base.sh [--force]
+# Env:   SSC_VM_DIR             cache directory (default: <repo>/.vm-cache)
+#        SSC_VM_MIRROR          Debian mirror (default: the host apt's)
+#        SSC_VM_EXTRA_PACKAGES  more packages, space separated (part of the hash)
+set -euo pipefail
+
+# ---- what goes into the VM: extend here ------------------------------------
+# Installed by debootstrap itself (minbase + these):
+SSC_VM_PACKAGES="systemd systemd-sysv udev dbus dbus-user-session libpam-systemd
+  login passwd adduser sudo procps util-linux kmod python3 tmux"
+# Installed with apt inside the tree afterwards (kernel first pulls initramfs-tools).
+# Add e.g. "xvfb x11-utils xauth" here when the tests want an X server.
+SSC_VM_APT_PACKAGES="linux-image-amd64 ${SSC_VM_EXTRA_PACKAGES:-}"
+SUITE=bookworm
+# -----------------------------------------------------------------------------
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+repo=$(cd "$(dirname "$self")/../.." && pwd)
+vmdir=${SSC_VM_DIR:-$repo/.vm-cache}
+base=$vmdir/base
+stamp_file=.ssc-vm-base-stamp
+want_stamp=$({
+  cat "$self"
+  printf '%s\n' "$SSC_VM_PACKAGES" "$SSC_VM_APT_PACKAGES" "$SUITE"
+} | sha256sum | cut -d' ' -f1)
+
+log() { printf '[build-base %(%T)T] %s\n' -1 "$*" >&2; }
+
+is_complete() { [[ -f $base/$stamp_file && $(cat "$base/$stamp_file") == "$want_stamp" ]]; }
+
+if [[ -z ${SSC_VM_IN_NS:-} ]]; then
+  [[ $(id -u) == 0 ]] || { log "must run as root (debootstrap, chroot)"; exit 1; }
+  force=0
+  [[ ${1:-} == --force ]] && force=1
+  if [[ $force == 0 ]] && is_complete; then
+    log "base is up to date ($base)"
+    exit 0
+  fi
+  command -v debootstrap >/dev/null || { log "debootstrap not installed (apt-get install debootstrap)"; exit 1; }
+  mkdir -p "$vmdir"
+  # One build at a time; the lock fd is inherited by the re-exec below.
+  exec 9>"$vmdir/.build-base.lock"
+  if ! flock -w 1800 9; then log "could not take $vmdir/.build-base.lock"; exit 1; fi
+  if [[ $force == 0 ]] && is_complete; then
+    log "base was built by a concurrent run"
+    exit 0
+  fi
+  # Leftovers of interrupted runs. Their mounts were in a namespace that died
+  # with them; --one-file-system is the belt to those braces.
+  for d in "$vmdir"/base.tmp.* "$vmdir"/base.old.* "$vmdir"/tmp.build-base; do
+    [[ -e $d ]] || continue
+    log "removing leftover $d"
+    rm -rf --one-file-system "$d"
+  done
+  export SSC_VM_IN_NS=1
+  exec unshare --mount --propagation private -- bash "$self" "$@"
+fi
+
+# ---- from here on: inside a private mount namespace ----------------------------
+mirror=${SSC_VM_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+
+tmp=$(mktemp -d "$vmdir/base.tmp.XXXXXX")
+hosttmp=$vmdir/tmp.build-base
+mkdir -p "$hosttmp"
+chmod 755 "$tmp"
+
+unmount_all() {
+  # Everything mounted at or below $tmp, deepest first.
+  local m
+  for m in $(awk -v p="$tmp" '$5 == p || index($5, p "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" || true
+  done
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  unmount_all
+  if awk -v p="$tmp" 'index($5, p) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+    log "still mounted under $tmp; leaving it in place"
+  else
+    rm -rf --one-file-system "$tmp"
+  fi
+  rm -rf "$hosttmp"
+  if [[ $rc != 0 ]]; then log "FAILED (exit $rc)"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+t0=$SECONDS
+words() { tr -s ' \n\t' ' ' <<<"$1" | sed 's/^ //; s/ $//'; }
+include=$(words "$SSC_VM_PACKAGES" | tr ' ' ',')
+log "debootstrap $SUITE from $mirror into $tmp"
+TMPDIR=$hosttmp debootstrap --variant=minbase --include="$include" \
+  "$SUITE" "$tmp" "$mirror" >"$hosttmp/debootstrap.log" 2>&1 || {
+  tail -n 40 "$hosttmp/debootstrap.log" >&2
+  [[ -f $tmp/debootstrap/debootstrap.log ]] && tail -n 40 "$tmp/debootstrap/debootstrap.log" >&2
+  exit 1
+}
+log "debootstrap done ($((SECONDS - t0)) s)"
+
+in_root() {
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 TMPDIR=/tmp \
+    DEBIAN_FRONTEND=noninteractive chroot "$tmp" "$@"
+}
+
+mount -t proc proc "$tmp/proc"
+mount --bind /dev "$tmp/dev"
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$tmp/dev/pts"
+mount -t tmpfs tmpfs "$tmp/tmp"
+
+# No daemon may start inside the chroot.
+printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+chmod 755 "$tmp/usr/sbin/policy-rc.d"
+cat >"$tmp/etc/apt/apt.conf.d/90ssc-vm" <<'EOF'
+// The mirror may be a dated snapshot whose Release files are past Valid-Until.
+Acquire::Check-Valid-Until "false";
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+EOF
+
+t1=$SECONDS
+in_root apt-get -q update >"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
+in_root apt-get -q -y install initramfs-tools >>"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
+# A small initrd that only knows the VM's disk: faster to load and unpack
+# under TCG than the default MODULES=most one.
+cat >"$tmp/etc/initramfs-tools/conf.d/ssc-vm.conf" <<'EOF'
+MODULES=list
+EOF
+cat >>"$tmp/etc/initramfs-tools/modules" <<'EOF'
+virtio_pci
+virtio_blk
+ext4
+crc32c_generic
+EOF
+# shellcheck disable=SC2086
+in_root apt-get -q -y install $(words "$SSC_VM_APT_PACKAGES") >>"$hosttmp/apt.log" 2>&1 ||
+  { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
+log "apt packages done ($((SECONDS - t1)) s)"
+
+# ---- configure the VM -------------------------------------------------------
+echo ssc-vm >"$tmp/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tssc-vm\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$tmp/etc/hosts"
+printf '# The VM disk image made by scripts/vm/run.mjs; thrown away after each run.\n/dev/vda / ext4 rw,noatime 0 0\n' >"$tmp/etc/fstab"
+: >"$tmp/etc/resolv.conf" # no network in the VM
+mkdir -p "$tmp/etc/systemd/journald.conf.d" "$tmp/etc/systemd/system.conf.d"
+printf '[Journal]\nStorage=volatile\n' >"$tmp/etc/systemd/journald.conf.d/ssc-vm.conf"
+# Quick shutdown after the job: nothing in the VM is worth waiting for.
+printf '[Manager]\nDefaultTimeoutStopSec=10s\n' >"$tmp/etc/systemd/system.conf.d/ssc-vm.conf"
+in_root systemctl set-default multi-user.target >/dev/null
+# Gettys would fight the job for ttyS0; timers and first-boot/update units
+# only cost boot time (ConditionNeedsUpdate fires on every fresh image).
+in_root systemctl mask --quiet \
+  getty.target getty@tty1.service serial-getty@ttyS0.service console-getty.service \
+  apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
+  dpkg-db-backup.timer dpkg-db-backup.service e2scrub_all.timer e2scrub_reap.service \
+  fstrim.timer man-db.timer logrotate.timer systemd-tmpfiles-clean.timer \
+  systemd-hwdb-update.service ldconfig.service systemd-journal-catalog-update.service \
+  systemd-update-done.service systemd-firstboot.service \
+  systemd-networkd-wait-online.service systemd-timesyncd.service
+in_root systemd-hwdb update 2>/dev/null || true
+in_root ldconfig
+
+# ---- tidy up and check -------------------------------------------------------
+rm -f "$tmp/usr/sbin/policy-rc.d"
+in_root apt-get -q clean
+rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/debconf/*-old
+unmount_all
+
+shopt -s nullglob
+kernels=("$tmp"/boot/vmlinuz-*)
+initrds=("$tmp"/boot/initrd.img-*)
+shopt -u nullglob
+if [[ ${#kernels[@]} != 1 || ${#initrds[@]} != 1 ]]; then
+  log "expected one kernel and one initrd in $tmp/boot, found: ${kernels[*]:-none} ${initrds[*]:-none}"
+  exit 1
+fi
+# Boot files readable by qemu whoever runs it.
+chmod 644 "${kernels[0]}" "${initrds[0]}"
+ln -sfn "$(basename "${kernels[0]}")" "$tmp/boot/ssc-vmlinuz"
+ln -sfn "$(basename "${initrds[0]}")" "$tmp/boot/ssc-initrd.img"
+
+echo "$want_stamp" >"$tmp/$stamp_file" # written last: marks the tree complete
+if [[ -e $base ]]; then
+  old=$(mktemp -d "$vmdir/base.old.XXXXXX")
+  mv "$base" "$old/base"
+  mv "$tmp" "$base"
+  rm -rf --one-file-system "$old"
+else
+  mv "$tmp" "$base"
+fi
+log "base ready: $base ($(du -sh "$base" | cut -f1), $((SECONDS - t0)) s)"
