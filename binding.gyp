@@ -4,19 +4,21 @@
     "ssc_node%": "<!(echo ${SSC_NODE:-/usr/bin/node})",
     "hardening_cflags": [
       "-Wall", "-Wextra", "-Werror", "-O2", "-D_FORTIFY_SOURCE=2",
-      "-fstack-protector-strong", "-fPIE", "-fno-strict-aliasing"
+      "-fstack-protector-strong", "-fno-strict-aliasing"
     ]
   },
   "targets": [
     {
+      # The addon is a shared object: node-gyp compiles it with -fPIC, which a later -fPIE
+      # would override, so -fPIE/-pie belong to the launcher only.
       "target_name": "ssc_native",
       "sources": ["native/addon/credentials.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags!": ["-fno-exceptions"],
+      "cflags!": ["-fno-exceptions", "-O3"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["<@(hardening_cflags)"],
-      "cflags_cc": ["<@(hardening_cflags)", "-std=c++17"],
+      "cflags_cc": ["-std=c++17"],
       "ldflags": ["-Wl,-z,relro,-z,now"]
     },
     {
@@ -27,8 +29,11 @@
         "SSC_LIBDIR=\"<(ssc_libdir)\"",
         "SSC_NODE=\"<(ssc_node)\""
       ],
-      "cflags": ["<@(hardening_cflags)", "-std=gnu11"],
-      "cflags_c": ["-std=gnu11"],
+      # node-gyp's Release -O3 would override -O2, and -rdynamic would export symbols a
+      # setuid binary has no reason to export.
+      "cflags!": ["-O3"],
+      "ldflags!": ["-rdynamic"],
+      "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],
       "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
     }
   ]
