@@ -1,0 +1,338 @@
+// Exercises the setuid launcher for real. Run through launcher-check.sh, which puts this in a
+// private mount namespace: everything lives on a tmpfs mounted over $SSC_CHECK_BASE (default
+// /mnt) that vanishes with the namespace, so nothing is left on the host.
+//
+// It compiles native/launcher/launcher.c with SSC_LIBDIR=<base>/lib and SSC_NODE=<base>/bin/node
+// (a symlink to the real node), installs it root:root 4755 beside stand-in ssc.js/broker.js
+// (standin.mjs) and runs it as uid 65534 in several situations. Output is TAP-like; exit 1 on
+// any failure.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const base = process.env.SSC_CHECK_BASE || '/mnt';
+const node = fs.realpathSync(process.env.SSC_CHECK_NODE || process.execPath);
+const lib = `${base}/lib`;
+const out = `${base}/out`;
+const bin = `${base}/bin/ssc`;
+const nobody = 65534;
+
+let failures = 0;
+let count = 0;
+function check(ok, what, detail) {
+  count++;
+  console.log(`${ok ? 'ok' : 'not ok'} ${count} - ${what}`);
+  if (!ok) {
+    failures++;
+    if (detail !== undefined) console.log(`  # ${String(typeof detail === 'string' ? detail : JSON.stringify(detail)).replace(/\n/g, '\n  # ')}`);
+  }
+}
+function equal(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  check(a === e, what, `expected ${e}\n got     ${a}`);
+}
+
+// ---- safety: never run outside a private mount namespace ----
+if (process.getuid() !== 0) throw new Error('launcher-check: must run as root');
+const outer = process.env.SSC_CHECK_OUTER_MNTNS;
+if (!outer || fs.readlinkSync('/proc/self/ns/mnt') === outer)
+  throw new Error('launcher-check: not in a private mount namespace; run test/native/launcher-check.sh');
+
+// ---- set-up ----
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+run('mount', ['--make-rprivate', '/']);
+run('mount', ['-t', 'tmpfs', '-o', 'mode=0755,uid=0,gid=0', 'ssc-launcher-check', base]);
+for (const d of ['lib', 'bin', 'dev-lib', 'evil', 'userbin']) fs.mkdirSync(`${base}/${d}`, { mode: 0o755 });
+fs.mkdirSync(out, { mode: 0o1777 });
+fs.chmodSync(out, 0o1777);
+fs.chownSync(`${base}/userbin`, nobody, nobody);
+fs.symlinkSync(node, `${base}/bin/node`);
+const cflags = ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-O2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie'];
+run('gcc', [
+  ...cflags,
+  '-Wl,-z,relro,-z,now',
+  `-DSSC_LIBDIR="${lib}"`,
+  `-DSSC_NODE="${base}/bin/node"`,
+  '-o',
+  bin,
+  path.join(repo, 'native/launcher/launcher.c'),
+]);
+fs.chmodSync(bin, 0o4755);
+fs.copyFileSync(bin, `${base}/bin/ssc-nosuid`);
+fs.chmodSync(`${base}/bin/ssc-nosuid`, 0o755);
+for (const dir of [lib, `${base}/dev-lib`]) {
+  fs.copyFileSync(path.join(here, 'standin.mjs'), `${dir}/ssc.js`);
+  fs.copyFileSync(path.join(here, 'standin.mjs'), `${dir}/broker.js`);
+  fs.writeFileSync(`${dir}/ssc_native.node`, '');
+  fs.writeFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
+}
+// A file the caller holds open on fd 7: it must not reach Node.
+fs.writeFileSync(`${base}/stray-fd-marker`, 'x');
+// Payloads that leave a marker in out/ if the loader or Node honoured the caller's environment.
+fs.writeFileSync(`${base}/evil/evil.cjs`, `require('fs').writeFileSync('${out}/pwned-node-options-' + process.pid, '')\n`);
+fs.writeFileSync(
+  `${base}/evil/evil.c`,
+  `#include <fcntl.h>\n#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void pwn(void) {\n` +
+    `  char p[256]; snprintf(p, sizeof p, "${out}/pwned-ld-preload-%d", (int)getpid());\n  close(open(p, O_CREAT | O_WRONLY, 0644));\n}\n`,
+);
+run('gcc', ['-shared', '-fPIC', '-o', `${base}/evil/evil.so`, `${base}/evil/evil.c`]);
+fs.writeFileSync(
+  `${base}/evil/argc0.c`,
+  '#include <unistd.h>\nint main(int c, char **v, char **e) { (void)c; char *none[] = {NULL}; execve(v[1], none, e); return 127; }\n',
+);
+run('gcc', ['-o', `${base}/evil/argc0`, `${base}/evil/argc0.c`]);
+
+// ---- helpers ----
+function clearOut() {
+  for (const f of fs.readdirSync(out)) fs.rmSync(`${out}/${f}`, { recursive: true, force: true });
+}
+/** Run `sh -c script` as uid/gid 65534 (or root when asRoot), with $BASE, $OUT, $BIN set. */
+function runAs(script, { asRoot = false, setprivArgs = ['--clear-groups'], wantBroker = true, extraArgs = [] } = {}) {
+  clearOut();
+  const shArgs = ['-c', script, 'sh', ...extraArgs];
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', BASE: base, OUT: out, BIN: bin };
+  const r = asRoot
+    ? spawnSync('/bin/sh', shArgs, { env, timeout: 30_000 })
+    : spawnSync('setpriv', [`--reuid=${nobody}`, `--regid=${nobody}`, ...setprivArgs, '--', '/bin/sh', ...shArgs], { env, timeout: 30_000 });
+  const read = (name) => {
+    try {
+      return JSON.parse(fs.readFileSync(`${out}/${name}.json`, 'utf8'));
+    } catch {
+      return null;
+    }
+  };
+  // The broker may finish a moment after the front end.
+  const deadline = Date.now() + 10_000;
+  while (wantBroker && read('broker') === null && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+  return { status: r.status, stderr: r.stderr.toString(), stdout: r.stdout.toString(), front: read('front'), broker: read('broker'), dev: read('dev-front') };
+}
+
+/** Independent decoder of the hand-off (format: native/launcher/handoff.h). */
+function decode(b64) {
+  const b = Buffer.from(b64, 'base64');
+  let off = 0;
+  const u32 = () => {
+    const v = b.readUInt32LE(off);
+    off += 4;
+    return v;
+  };
+  const bytes = () => {
+    const n = u32();
+    const s = b.subarray(off, off + n);
+    off += n;
+    return s;
+  };
+  const magic = b.subarray(0, 4).toString('latin1');
+  off = 4;
+  const h = { magic, version: u32(), headerLen: u32(), flags: u32(), ruid: u32(), rgid: u32(), umask: u32(), cwdErrno: u32(), nofile: u32() };
+  const ngroups = u32();
+  h.groups = Array.from({ length: ngroups }, u32);
+  const argv = Array.from({ length: u32() }, bytes);
+  const env = Array.from({ length: u32() }, bytes);
+  const cwd = bytes();
+  return { header: h, argv, env, cwd, trailing: b.length - off };
+}
+const hex = (bufs) => bufs.map((x) => x.toString('hex'));
+const ids = (id) => `${id}\t${id}\t${id}\t${id}`;
+const pwned = () => fs.readdirSync(out).filter((f) => f.startsWith('pwned') || f === 'cov');
+
+// ---- 0. control: the payloads work when a process does honour them ----
+{
+  runAs(`exec env "NODE_OPTIONS=--require $BASE/evil/evil.cjs" "LD_PRELOAD=$BASE/evil/evil.so" ${node} -e 0`, { wantBroker: false });
+  const markers = pwned().map((f) => f.replace(/-\d+$/, ''));
+  equal([...new Set(markers)].sort(), ['pwned-ld-preload', 'pwned-node-options'], 'control: NODE_OPTIONS and LD_PRELOAD payloads fire in a plain node');
+}
+
+// ---- 1. the normal path, as an unprivileged caller with odd argv, env and state ----
+{
+  const script = `
+    cd /; umask 027; ulimit -S -n 1000; ulimit -S -c 1024; ulimit -S -s 16384; trap '' INT HUP
+    cat /proc/$$/limits > "$OUT/caller-limits"
+    exec 7<"$BASE/stray-fd-marker"
+    exec env -i "FOO=a=b" "EMPTY=" "NODE_OPTIONS=--require $BASE/evil/evil.cjs" "LD_PRELOAD=$BASE/evil/evil.so" \\
+      "NODE_V8_COVERAGE=$OUT/cov" "DBUS_SYSTEM_BUS_ADDRESS=unixexec:path=/bin/true" "SSC_DEV_LIBDIR=$BASE/dev-lib" \\
+      "$BIN" case1 "$(printf 'line1\\nline2')" "$(printf '\\377\\376bytes')" ""`;
+  const callerLimits = () => fs.readFileSync(`${out}/caller-limits`, 'utf8');
+  const r = runAs(script, { setprivArgs: ['--groups=100,65533'] });
+  check(r.status === 0 && r.front !== null, 'privileged launch: front end ran', r);
+  check(r.broker !== null, 'privileged launch: broker ran', r.stderr);
+  if (r.front && r.broker) {
+    const f = r.front;
+    const k = r.broker;
+    equal([f.uid, f.gid, f.groups.trim()], [ids(nobody), ids(nobody), '100 65533'], 'front end: all uids/gids are the caller\'s, groups restored');
+    equal([k.uid, k.gid, k.groups.trim()], [ids(0), ids(0), ''], 'broker: all ids 0, no supplementary groups');
+    equal([f.argv0, f.argv, f.execArgv], ['ssc', [`${lib}/ssc.js`], []], 'front end: argv {"ssc", LIBDIR/ssc.js}, no Node options');
+    equal([k.argv0, k.argv, k.execArgv], ['ssc-broker', [`${lib}/broker.js`], []], 'broker: argv {"ssc-broker", LIBDIR/broker.js}');
+    equal([f.exe, k.exe], [node, node], 'both exec the resolved node, not the symlink');
+    equal([f.env, k.env], [{ PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }], 'fixed environment only');
+    equal(pwned(), [], 'NODE_OPTIONS, LD_PRELOAD, NODE_V8_COVERAGE in the caller env did nothing');
+    equal(k.ppid, f.pid, 'broker is the front end\'s child (front end keeps the launcher PID)');
+    equal([f.exchange, k.exchange], [{ sent: 'ping', got: 'pong' }, { got: 'ping' }], 'socketpair on fd 4 connects front end and broker');
+    equal([f.umask, k.umask], ['0027', '0022'], 'umask: caller\'s for the front end, 022 for the broker');
+    equal([f.sigBlk, f.sigIgn, k.sigBlk, k.sigIgn], ['0000000000000000', '0000000001001000', '0000000000000000', '0000000001001000'], 'signals: nothing blocked, only what Node ignores itself (PIPE, XFSZ; the caller ignored INT, HUP)');
+    // Node raises its own soft RLIMIT_NOFILE to the hard limit at start-up, and the kernel caps
+    // the soft RLIMIT_STACK at 8 MiB on a setuid exec (before main): allow for both.
+    const limits = (text) => {
+      const m = Object.fromEntries(text.split('\n').slice(1).filter(Boolean).map((l) => [l.slice(0, 26).trim(), l.slice(26).trim().split(/\s+/).slice(0, 2)]));
+      m['Max open files'][0] = 'node';
+      if (Number(m['Max stack size'][0]) > 8388608) m['Max stack size'][0] = '8388608';
+      return m;
+    };
+    equal(limits(f.limits), limits(callerLimits()), 'front end: every rlimit is the caller\'s again (but NOFILE soft: Node; STACK soft: kernel)');
+    check(/Max open files\s+4096\s+4096/.test(k.limits) && /Max core file size\s+0\s+0/.test(k.limits), 'broker: fixed privileged limits (NOFILE 4096, core 0)', k.limits);
+    const leaked = Object.values({ ...f.fds, ...k.fds }).filter((t) => t && t.includes('stray-fd-marker'));
+    equal(leaked, [], 'a caller fd above 2 reaches neither process');
+    check(f.fds['3']?.startsWith('/memfd:ssc-handoff') && k.fds['3']?.startsWith('/memfd:ssc-handoff'), 'fd 3 is the memfd in both', [f.fds['3'], k.fds['3']]);
+    check(f.fds['4']?.startsWith('socket:') && k.fds['4']?.startsWith('socket:'), 'fd 4 is a socket in both', [f.fds['4'], k.fds['4']]);
+    equal([k.fds['0'], k.fds['1'], k.fds['2']], ['/dev/null', '/dev/null', f.fds['2']], 'broker: stdin/stdout /dev/null, stderr the caller\'s');
+    equal([f.handoff.write, k.handoff.write, f.handoff.flags & 3, k.handoff.flags & 3], ['EBADF', 'EBADF', 0, 0], 'hand-off fd is read-only (O_RDONLY) in both');
+    check(f.handoff.data === k.handoff.data && f.handoff.data.length > 0, 'both read the whole hand-off from offset 0 (own file offsets)');
+    const d = decode(f.handoff.data);
+    equal(
+      d.header,
+      { magic: 'SSCH', version: 1, headerLen: 48, flags: 1, ruid: nobody, rgid: nobody, umask: 0o027, cwdErrno: 0, nofile: 1000, groups: [100, 65533] },
+      'hand-off header: kernel facts about the caller',
+    );
+    equal(
+      hex(d.argv),
+      hex([Buffer.from(bin), Buffer.from('case1'), Buffer.from('line1\nline2'), Buffer.from([0xff, 0xfe, ...Buffer.from('bytes')]), Buffer.alloc(0)]),
+      'hand-off argv: exact bytes (newline, invalid UTF-8, empty)',
+    );
+    const env = d.env.map((e) => e.toString('latin1'));
+    equal(
+      env,
+      ['FOO=a=b', 'EMPTY=', `NODE_OPTIONS=--require ${base}/evil/evil.cjs`, `NODE_V8_COVERAGE=${out}/cov`, 'DBUS_SYSTEM_BUS_ADDRESS=unixexec:path=/bin/true', `SSC_DEV_LIBDIR=${base}/dev-lib`],
+      'hand-off env: as given (glibc already removed LD_PRELOAD under AT_SECURE)',
+    );
+    equal([d.cwd.toString(), d.trailing], ['/', 0], 'hand-off cwd, nothing trailing');
+    equal(r.dev, null, 'SSC_DEV_LIBDIR ignored when privileged');
+  }
+}
+
+// ---- 2. closed stdin/stdout/stderr at start ----
+{
+  // Setuid, glibc fills closed 0-2 before main (AT_SECURE): /dev/full on 0, /dev/null on 1, 2.
+  const r = runAs('cd /; exec "$BIN" case2 <&- >&- 2>&-');
+  check(r.front !== null && r.broker !== null, 'closed fds 0-2: both ran', r);
+  if (r.front && r.broker) {
+    const std = (x) => [x.fds['0'], x.fds['1'], x.fds['2']];
+    check(['/dev/null', '/dev/full'].includes(r.front.fds['0']), 'closed fds 0-2: front end fd 0 filled', std(r.front));
+    equal(std(r.front).slice(1), ['/dev/null', '/dev/null'], 'closed fds 0-2: front end fds 1, 2 on /dev/null');
+    equal(std(r.broker), ['/dev/null', '/dev/null', '/dev/null'], 'closed fds 0-2: broker too');
+    equal(decode(r.front.handoff.data).header.groups, [], 'setpriv --clear-groups: no groups in the header');
+  }
+  // Not setuid, nothing else fills them: ensure_std_fds must.
+  const u = runAs('cd /; exec "$BASE/bin/ssc-nosuid" case2 <&- >&- 2>&-', { wantBroker: false });
+  check(u.front !== null, 'closed fds 0-2, unprivileged: front end ran', u);
+  if (u.front) equal([u.front.fds['0'], u.front.fds['1'], u.front.fds['2']], ['/dev/null', '/dev/null', '/dev/null'], 'closed fds 0-2, unprivileged: /dev/null on each');
+}
+
+// ---- 3. a hand-off far larger than a pipe buffer; a deleted cwd ----
+{
+  const script = `mkdir "$OUT/gone" && cd "$OUT/gone" && rmdir "$OUT/gone" && exec env -i "BIG=$2" "$BIN" case3 "$1"`;
+  const r = runAs(script, { extraArgs: ['a'.repeat(120_000), 'b'.repeat(120_000)] });
+  check(r.front !== null && r.broker !== null, 'large hand-off: both ran', r.stderr);
+  if (r.front) {
+    const d = decode(r.front.handoff.data);
+    equal([d.argv[2]?.length, d.env[0]?.length, r.front.handoff.size > 240_000], [120_000, 120_004, true], 'large hand-off: 240 KB arrives whole');
+    equal([d.header.cwdErrno, d.cwd.length], [2, 0], 'deleted cwd: cwd_errno ENOENT, empty cwd');
+  }
+}
+
+// ---- 4. argc == 0 ----
+{
+  const r = runAs('cd /; exec "$BASE/evil/argc0" "$BIN"');
+  check(r.front !== null && r.broker !== null, 'argc 0: launcher runs normally', r.stderr);
+  if (r.front) {
+    const argv = decode(r.front.handoff.data).argv;
+    check(argv.length === 0 || (argv.length === 1 && argv[0].length === 0), 'argc 0: hand-off argv empty (or the kernel\'s lone "")', hex(argv));
+  }
+}
+
+// ---- 5. refusals: an installation a non-root user could have changed ----
+function refusal(what, mutate, restore, expected) {
+  mutate();
+  const r = runAs('cd /; exec "$BIN" refused', { wantBroker: false });
+  restore();
+  check(r.status === 125 && r.stderr === `ssc: refusing to run: ${expected}\n` && !r.front && !r.broker, `refuses: ${what}`, r);
+}
+refusal('group-writable library directory', () => fs.chmodSync(lib, 0o775), () => fs.chmodSync(lib, 0o755), `${lib} is group-writable`);
+refusal('other-writable broker.js', () => fs.chmodSync(`${lib}/broker.js`, 0o646), () => fs.chmodSync(`${lib}/broker.js`, 0o644), `${lib}/broker.js is writable by others`);
+refusal(
+  'addon not owned by root',
+  () => fs.chownSync(`${lib}/ssc_native.node`, nobody, nobody),
+  () => fs.chownSync(`${lib}/ssc_native.node`, 0, 0),
+  `${lib}/ssc_native.node is owned by uid ${nobody}, not root`,
+);
+refusal(
+  'missing front end',
+  () => fs.renameSync(`${lib}/ssc.js`, `${lib}/ssc.js.away`),
+  () => fs.renameSync(`${lib}/ssc.js.away`, `${lib}/ssc.js`),
+  `cannot resolve ${lib}/ssc.js: No such file or directory`,
+);
+refusal(
+  'node symlink into a user-owned directory',
+  () => {
+    fs.writeFileSync(`${base}/userbin/node`, '', { mode: 0o755 });
+    fs.unlinkSync(`${base}/bin/node`);
+    fs.symlinkSync(`${base}/userbin/node`, `${base}/bin/node`);
+  },
+  () => {
+    fs.unlinkSync(`${base}/bin/node`);
+    fs.symlinkSync(node, `${base}/bin/node`);
+  },
+  `${base}/userbin is owned by uid ${nobody}, not root`,
+);
+refusal('library path is not a directory', () => fs.chmodSync(`${lib}/ssc.js`, 0o664), () => fs.chmodSync(`${lib}/ssc.js`, 0o644), `${lib}/ssc.js is group-writable`);
+
+// ---- 6. too few file descriptors for Node ----
+{
+  const r = runAs('cd /; ulimit -n 20; exec "$BIN" nofile', { wantBroker: false });
+  check(r.status === 125 && /^ssc: the open-files limit \(ulimit -n\) is 20; Node needs at least 32\n$/.test(r.stderr) && !r.front, 'RLIMIT_NOFILE below 32: one clear line', r);
+}
+
+// ---- 6b. a caller's lowered hard limit: lifted with CAP_SYS_RESOURCE, else refused ----
+{
+  const capBnd = BigInt('0x' + /^CapBnd:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+  const canRaise = (capBnd >> 24n) & 1n; // CAP_SYS_RESOURCE
+  const r = runAs('cd /; ulimit -f 100000; cat /proc/$$/limits > "$OUT/caller-limits"; exec "$BIN" fsize', { wantBroker: canRaise === 1n });
+  if (canRaise) {
+    check(r.front !== null && r.broker !== null, 'hard RLIMIT_FSIZE lowered by the caller: both ran', r);
+    if (r.broker) check(/Max file size\s+unlimited\s+unlimited/.test(r.broker.limits), 'broker: RLIMIT_FSIZE lifted', r.broker.limits);
+    const fsize = (text) => /^Max file size.*$/m.exec(text)?.[0];
+    if (r.front) equal(fsize(r.front.limits), fsize(fs.readFileSync(`${out}/caller-limits`, 'utf8')), 'front end: the caller\'s RLIMIT_FSIZE again');
+  } else {
+    check(
+      r.status === 125 && r.stderr === "ssc: cannot lift the caller's RLIMIT_FSIZE for the privileged side: Operation not permitted\n",
+      'hard RLIMIT_FSIZE lowered and no CAP_SYS_RESOURCE in the bounding set: refused',
+      r,
+    );
+  }
+}
+
+// ---- 7. not privileged (no setuid bit): no broker, SSC_DEV_LIBDIR honoured ----
+{
+  const r = runAs(`cd /; exec env SSC_DEV_LIBDIR="$BASE/dev-lib" "$BASE/bin/ssc-nosuid" dev`, { wantBroker: false });
+  check(r.status === 0 && r.dev !== null && r.front === null, 'unprivileged: SSC_DEV_LIBDIR front end ran', r);
+  if (r.dev) {
+    equal([r.dev.uid, (r.dev.fds['4'] ?? '').startsWith('socket:'), r.dev.env], [ids(nobody), false, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }], 'unprivileged: caller ids, no socket on fd 4, fixed environment');
+    equal(decode(r.dev.handoff.data).header.flags, 0, 'unprivileged: flags without SSC_HANDOFF_F_PRIVILEGED');
+  }
+  const plain = runAs('cd /; exec "$BASE/bin/ssc-nosuid" plain', { wantBroker: false });
+  check(plain.status === 0 && plain.front !== null && plain.dev === null, 'unprivileged without SSC_DEV_LIBDIR: the compiled-in front end');
+}
+
+// ---- 8. root as the caller ----
+{
+  const r = runAs('cd /; exec "$BIN" root', { asRoot: true });
+  check(r.front !== null && r.broker !== null, 'root caller: both ran', r.stderr);
+  if (r.front) equal([r.front.uid, decode(r.front.handoff.data).header.flags], [ids(0), 1], 'root caller: front end root, privileged flag');
+}
+
+console.log(`1..${count}`);
+if (failures > 0) console.log(`# ${failures} failed`);
+process.exit(failures > 0 ? 1 : 0);
