@@ -19,6 +19,9 @@ const lib = `${base}/lib`;
 const out = `${base}/out`;
 const bin = `${base}/bin/ssc`;
 const nobody = 65534;
+// The built addon, if any, goes beside the stand-ins so they can report the memfd's seals.
+const addon = path.join(repo, 'build/Release/ssc_native.node');
+const haveAddon = fs.existsSync(addon);
 
 let failures = 0;
 let count = 0;
@@ -67,7 +70,8 @@ fs.chmodSync(`${base}/bin/ssc-nosuid`, 0o755);
 for (const dir of [lib, `${base}/dev-lib`]) {
   fs.copyFileSync(path.join(here, 'standin.mjs'), `${dir}/ssc.js`);
   fs.copyFileSync(path.join(here, 'standin.mjs'), `${dir}/broker.js`);
-  fs.writeFileSync(`${dir}/ssc_native.node`, '');
+  if (haveAddon) fs.copyFileSync(addon, `${dir}/ssc_native.node`);
+  else fs.writeFileSync(`${dir}/ssc_native.node`, '');
   fs.writeFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
 }
 // A file the caller holds open on fd 7: it must not reach Node.
@@ -191,6 +195,8 @@ const pwned = () => fs.readdirSync(out).filter((f) => f.startsWith('pwned') || f
     equal([k.fds['0'], k.fds['1'], k.fds['2']], ['/dev/null', '/dev/null', f.fds['2']], 'broker: stdin/stdout /dev/null, stderr the caller\'s');
     equal([f.handoff.write, k.handoff.write, f.handoff.flags & 3, k.handoff.flags & 3], ['EBADF', 'EBADF', 0, 0], 'hand-off fd is read-only (O_RDONLY) in both');
     check(f.handoff.data === k.handoff.data && f.handoff.data.length > 0, 'both read the whole hand-off from offset 0 (own file offsets)');
+    if (haveAddon) equal([f.native.seals, k.native.seals], [15, 15], 'hand-off sealed: F_SEAL_SEAL|SHRINK|GROW|WRITE (read with the addon)');
+    else console.log('# build/Release/ssc_native.node missing: seals not checked');
     const d = decode(f.handoff.data);
     equal(
       d.header,
