@@ -156,7 +156,8 @@ static void verify_ids(uid_t uid, gid_t gid, const gid_t *groups, int ngroups) {
 /* ---- phases, in the order main runs them ---- */
 
 /* fds 0-2 must be open first: open() takes the lowest free number, so with fd 2 closed a
- * later diagnostic (ours or Node's) would be written into whatever file or socket got it. */
+ * later diagnostic (ours or Node's) would be written into whatever file or socket got it.
+ * (For a setuid exec glibc already put /dev/full or /dev/null there; not so otherwise.) */
 static void ensure_std_fds(void) {
   for (int fd = 0; fd <= 2; fd++) {
     if (fcntl(fd, F_GETFD) != -1)
