@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -62,7 +63,7 @@ struct caller {
 
 /* Files Node is started from; resolved and checked when privileged. */
 struct paths {
-  char node[PATH_MAX], front_end[PATH_MAX], broker[PATH_MAX], addon[PATH_MAX];
+  char node[PATH_MAX], front_end[PATH_MAX], broker[PATH_MAX], addon[PATH_MAX], usocket[PATH_MAX];
 };
 
 /* Set only by drop_privs after it verified the ids; never inferred from geteuid(). */
@@ -346,6 +347,7 @@ static void check_installation(const struct caller *c, struct paths *p) {
   join_path(p->front_end, libdir, "ssc.js");
   join_path(p->broker, libdir, "broker.js");
   join_path(p->addon, libdir, "ssc_native.node");
+  join_path(p->usocket, libdir, "uwrap.node");
   if (snprintf(p->node, PATH_MAX, "%s", SSC_NODE) >= PATH_MAX)
     die("path too long: %s", SSC_NODE);
   if (!c->privileged)
@@ -357,6 +359,7 @@ static void check_installation(const struct caller *c, struct paths *p) {
   check_trusted(p->broker, false, resolved);
   memcpy(p->broker, resolved, PATH_MAX);
   check_trusted(p->addon, false, resolved);
+  check_trusted(p->usocket, false, resolved);
 }
 
 static void write_all(int fd, const void *buf, size_t len) {
@@ -509,7 +512,9 @@ __attribute__((noreturn)) static void exec_node(const char *node, const char *na
   die_with_error("execve %s", node);
 }
 
-/* Child: the broker keeps root and the caller's stderr, and nothing else of the caller's. */
+/* Grandchild: the broker keeps root and the caller's fds 0-2, which it hands to systemd as
+ * the program's stdio for --wait (they are the caller's own; the broker never reads or writes
+ * them), and nothing else of the caller's. */
 __attribute__((noreturn)) static void run_broker(const struct paths *p, int memfd, int sock[2]) {
   become_root();
   set_broker_limits();
@@ -517,14 +522,28 @@ __attribute__((noreturn)) static void run_broker(const struct paths *p, int memf
     die_with_error("close(%d)", sock[0]);
   move_fd(sock[1], SSC_BROKER_FD);
   install_handoff(memfd);
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null == -1)
-    die_with_error("open /dev/null");
-  if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1)
-    die_with_error("dup2 /dev/null");
-  if (close(null) == -1)
-    die_with_error("close(%d)", null);
   exec_node(p->node, "ssc-broker", p->broker);
+}
+
+/* The broker is forked twice so that it is not the front end's child: Node never reaps
+ * children it did not spawn, and a finished broker would stay a zombie for the whole session. */
+static void spawn_broker(const struct paths *p, int memfd, int sock[2]) {
+  pid_t pid = fork();
+  if (pid == -1)
+    die_with_error("fork");
+  if (pid == 0) {
+    pid_t grandchild = fork();
+    if (grandchild == -1)
+      die_with_error("fork");
+    if (grandchild == 0)
+      run_broker(p, memfd, sock);
+    _exit(0);
+  }
+  int status;
+  if (waitpid(pid, &status, 0) == -1)
+    die_with_error("waitpid");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    die("could not start the privileged helper");
 }
 
 /* Parent (or the only process when unprivileged): the front end runs as the caller. */
@@ -562,10 +581,6 @@ int main(int argc, char **argv, char **envp) {
   int sock[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) == -1)
     die_with_error("socketpair");
-  pid_t pid = fork();
-  if (pid == -1)
-    die_with_error("fork");
-  if (pid == 0)
-    run_broker(&p, memfd, sock);
+  spawn_broker(&p, memfd, sock);
   run_front_end(&c, &p, memfd, sock);
 }
