@@ -3,6 +3,7 @@
  * broker's one privileged call.
  */
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
 import { isatty } from 'node:tty';
 import { BROKER_FD } from '../handoff.js';
 import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
@@ -15,6 +16,7 @@ import { EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
 import { resolveProgram } from './resolve.js';
+import { verifyDropped } from './verify.js';
 
 export interface LaunchOptions {
   isolation: ProfileName;
@@ -42,6 +44,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       EXIT.failed,
       'not running with privileges: ssc must be installed setuid root (install.sh), on a file system mounted without nosuid',
     );
+  verifyDropped(inv.header);
   if (inv.cwd === null)
     throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
   const cwd = decodeUtf8(inv.cwd);
@@ -53,6 +56,11 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       `not passing ${dropped.length} environment variable(s) systemd cannot take: ${dropped.map((d) => `${d.name} (${d.reason})`).join(', ')}`,
     );
 
+  try {
+    accessSync(cwd, constants.X_OK);
+  } catch (e) {
+    throw new SscError(EXIT.failed, `cannot enter the working directory ${cwd} (${(e as NodeJS.ErrnoException).code}); cd somewhere you can enter`);
+  }
   const found = resolveProgram(program, vars.get('PATH'), cwd);
   if (!found.ok) throw new SscError(found.code, found.message);
 
