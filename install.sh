@@ -68,9 +68,8 @@ node=$(readlink -f "${SSC_NODE:-$(command -v node)}") || die "node not found"
 # Build what is missing. The launcher has the library directory and node's
 # path compiled in; rebuild it when they differ from this installation's.
 [ -d node_modules ] || npm ci
-want="$libdir/ssc.js"
-if [ ! -x build/Release/ssc-launcher ] || ! grep -qaF "$want" build/Release/ssc-launcher ||
-	! grep -qaF "$node" build/Release/ssc-launcher; then
+want="ssc-launcher-config: libdir=$libdir node=$node;"
+if [ ! -x build/Release/ssc-launcher ] || ! grep -qaF "$want" build/Release/ssc-launcher; then
 	SSC_LIBDIR=$libdir SSC_NODE=$node npx --no-install node-gyp rebuild >/dev/null
 fi
 [ -f dist/ssc.js ] && [ -f dist/broker.js ] || npm run build >/dev/null

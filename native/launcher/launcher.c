@@ -66,6 +66,11 @@ struct paths {
   char node[PATH_MAX], front_end[PATH_MAX], broker[PATH_MAX], addon[PATH_MAX], usocket[PATH_MAX];
 };
 
+/* The compiled-in paths, readable in the binary: install.sh checks them to decide whether the
+ * launcher must be rebuilt for the prefix it installs to. */
+__attribute__((used)) static const char build_config[] =
+    "ssc-launcher-config: libdir=" SSC_LIBDIR " node=" SSC_NODE ";";
+
 /* Set only by drop_privs after it verified the ids; never inferred from geteuid(). */
 static bool privs_dropped;
 
@@ -516,6 +521,10 @@ __attribute__((noreturn)) static void exec_node(const char *node, const char *na
  * the program's stdio for --wait (they are the caller's own; the broker never reads or writes
  * them), and nothing else of the caller's. */
 __attribute__((noreturn)) static void run_broker(const struct paths *p, int memfd, int sock[2]) {
+  /* Its own session: the terminal's Ctrl-C, Ctrl-Z and hangup are for the front end and the
+   * program, never for a root process in the middle of its one request. */
+  if (setsid() == -1)
+    die_with_error("setsid");
   become_root();
   set_broker_limits();
   if (close(sock[0]) == -1)

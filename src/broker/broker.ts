@@ -10,7 +10,7 @@
  * runs anything, and closes the bus connection before replying.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
 import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
@@ -59,6 +59,15 @@ function writeEnvironmentFile(text: string): string {
     closeSync(fd);
   }
   return path;
+}
+
+/** Delete an environment file; what fails here the unit's ExecStopPost or the tmpfiles.d rule sweeps. */
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* see above */
+  }
 }
 
 function checkCaller(native: Native, header: HandoffHeader): void {
@@ -115,7 +124,10 @@ export async function runBroker(native: Native): Promise<number> {
       environmentFile: envFile,
     });
     const job = await startTransientUnit(bus, request.unit, props);
-    envFile = null; // from here the unit's ExecStartPost/ExecStopPost delete it
+    // The start job is over: the program has been exec'd (Type=exec) and the
+    // manager has read the file, or the start failed. Either way it goes now.
+    removeQuietly(envFile);
+    envFile = null;
     const path = unitObjectPath(request.unit);
     let state;
     try {
@@ -149,13 +161,6 @@ export async function runBroker(native: Native): Promise<number> {
         (b) => b.close(),
         () => undefined,
       );
-    if (envFile !== null) {
-      try {
-        // The unit never took it: it is ours to delete.
-        (await import('node:fs')).unlinkSync(envFile);
-      } catch {
-        /* the tmpfiles.d rule sweeps what is left */
-      }
-    }
+    if (envFile !== null) removeQuietly(envFile);
   }
 }

@@ -59,7 +59,10 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   try {
     accessSync(cwd, constants.X_OK);
   } catch (e) {
-    throw new SscError(EXIT.failed, `cannot enter the working directory ${cwd} (${(e as NodeJS.ErrnoException).code}); cd somewhere you can enter`);
+    throw new SscError(
+      EXIT.failed,
+      `cannot enter the working directory ${cwd} (${(e as NodeJS.ErrnoException).code}); cd somewhere you can enter`,
+    );
   }
   const found = resolveProgram(program, vars.get('PATH'), cwd);
   if (!found.ok) throw new SscError(found.code, found.message);

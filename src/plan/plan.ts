@@ -110,7 +110,7 @@ export interface PlanInput {
   request: LaunchRequest;
   caller: Caller;
   host: HostFacts;
-  /** Root-owned file holding the environment; deleted by the manager once the program runs. */
+  /** Root-owned file holding the environment; deleted once the program runs. */
   environmentFile: string | null;
 }
 
@@ -146,9 +146,13 @@ export function planService({ request, caller, host, environmentFile }: PlanInpu
   if (profile.privateTmp) props.push(['PrivateTmp', true]);
   if (environmentFile !== null) {
     const rm: ExecCommand = [RM, [RM, '-f', '--', environmentFile], ['privileged']];
-    props.push(['EnvironmentFiles', [[environmentFile, false]]]);
-    // Delete it as soon as the program has started, and also when the start fails.
-    props.push(['ExecStartPostEx', [rm]]);
+    // The broker deletes the file as soon as the start job is done (Type=exec:
+    // the program has been exec'd, so the manager has read it). ExecStopPost is
+    // the backstop for a broker that did not get there; by then the file is
+    // usually gone, hence ignore-missing. No ExecStartPost: with one, a program
+    // that exits during it fails the start job, and `ssc --wait sh -c 'exit 7'`
+    // would look like a failed start.
+    props.push(['EnvironmentFiles', [[environmentFile, true]]]);
     props.push(['ExecStopPostEx', [rm]]);
   }
   if (request.stdio === 'inherit') {

@@ -41,7 +41,6 @@ export const UNIT_PROPERTY_SIGNATURES = {
   Description: 's',
   Type: 's',
   ExecStartEx: 'a(sasas)',
-  ExecStartPostEx: 'a(sasas)',
   ExecStopPostEx: 'a(sasas)',
   User: 's',
   Group: 's',
@@ -75,7 +74,6 @@ export interface UnitPropertyValues {
   Description: string;
   Type: string;
   ExecStartEx: readonly ExecCommand[];
-  ExecStartPostEx: readonly ExecCommand[];
   ExecStopPostEx: readonly ExecCommand[];
   User: string;
   Group: string;
