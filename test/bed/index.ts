@@ -1,0 +1,73 @@
+/**
+ * What integration test files use:
+ *
+ *   const skip = bedSkipReason();
+ *   describe.skipIf(skip)(`… ${skip ? `(skipped: ${skip})` : ''}`, () => {
+ *     let bed: Bed;
+ *     beforeAll(() => { bed = getBed(); });
+ *     …
+ *   });
+ *
+ * The bed itself is started once per run by global-setup.ts.
+ */
+import { inject } from 'vitest';
+import type { Bed } from './bed.js';
+import type { ProvidedBed } from './global-setup.js';
+import { LocalBed } from './local.js';
+import { NamespaceBed } from './namespace.js';
+
+function provided(): ProvidedBed {
+  const p = inject('bed') as ProvidedBed | undefined;
+  return p ?? { kind: 'none', reason: "no bed was provided (run the 'integration' project, whose globalSetup boots it)" };
+}
+
+let cached: Bed | undefined;
+
+/** The bed of this run. Throws when there is none: guard with bedSkipReason(). */
+export function getBed(): Bed {
+  if (cached) return cached;
+  const p = provided();
+  switch (p.kind) {
+    case 'namespace':
+      return (cached = new NamespaceBed(p.pid, { cgroup: p.cgroup, cgroupDirs: p.cgroupDirs }));
+    case 'local':
+      return (cached = new LocalBed(p.cgroup));
+    case 'none':
+      throw new Error(`no test bed: ${p.reason}`);
+  }
+}
+
+/** Why the integration tests cannot run (a sentence for the skipped suite's name), or false. */
+export function bedSkipReason(): string | false {
+  const p = provided();
+  return p.kind === 'none' ? p.reason : false;
+}
+
+/** cgroup layout of the bed's systemd, or null without a bed. */
+export function bedCgroup(): 'v1' | 'v2' | null {
+  const p = provided();
+  return p.kind === 'none' ? null : p.cgroup;
+}
+
+/** Kind of the bed ('namespace' | 'local'), or null without one. */
+export function bedKind(): 'namespace' | 'local' | null {
+  const p = provided();
+  return p.kind === 'none' ? null : p.kind;
+}
+
+/**
+ * `systemctl show -p A -p B … UNIT` as a record. Every requested property is
+ * present (empty string when systemctl printed nothing for it). Throws when
+ * systemctl fails.
+ */
+export async function systemctlShow(bed: Bed, unit: string, props: string[]): Promise<Record<string, string>> {
+  const r = await bed.run(['systemctl', 'show', ...props.flatMap((p) => ['-p', p]), '--', unit]);
+  if (r.code !== 0) throw new Error(`systemctl show ${unit} failed (${r.code ?? r.signal}): ${r.stderr}`);
+  const out: Record<string, string> = {};
+  for (const p of props) out[p] = '';
+  for (const line of r.stdout.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
