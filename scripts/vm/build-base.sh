@@ -9,9 +9,11 @@
 #
 # Cached: does nothing when .vm-cache/base carries a stamp matching this
 # script's content (which holds the package lists) and SSC_VM_EXTRA_PACKAGES.
-# Safe to interrupt: it builds in .vm-cache/base.tmp.* and renames at the end;
-# all its mounts live in a private mount namespace (unshare), so they vanish
-# with it even on SIGKILL, and the trap unmounts them anyway.
+# Safe to interrupt: it builds in .vm-cache/base.tmp.* and renames at the end.
+# The build runs in its own mount and pid namespaces (unshare): its mounts are
+# never visible on the host (so no rm -rf of the tree, ours or anyone's, can
+# reach the host's /dev through a bind mount) and vanish with it even on
+# SIGKILL; when it ends, the kernel kills whatever apt/dpkg left running.
 #
 # Usage: scripts/vm/build-base.sh [--force]
 # Env:   SSC_VM_DIR             cache directory (default: <repo>/.vm-cache)
@@ -39,7 +41,10 @@ want_stamp=$({
   printf '%s\n' "$SSC_VM_PACKAGES" "$SSC_VM_APT_PACKAGES" "$SUITE"
 } | sha256sum | cut -d' ' -f1)
 
-log() { printf '[build-base %(%T)T] %s\n' -1 "$*" >&2; }
+# fd 8: the script's own stderr, also inside steps whose output goes to a log
+# (a trap can fire there).
+exec 8>&2
+log() { printf '[build-base %(%T)T] %s\n' -1 "$*" >&8; }
 
 is_complete() { [[ -f $base/$stamp_file && $(cat "$base/$stamp_file") == "$want_stamp" ]]; }
 
@@ -68,10 +73,25 @@ if [[ -z ${SSC_VM_IN_NS:-} ]]; then
     rm -rf --one-file-system "$d"
   done
   export SSC_VM_IN_NS=1
-  exec unshare --mount --propagation private -- bash "$self" "$@"
+  # unshare --fork ignores SIGINT/SIGTERM while it waits, so it is not exec'd:
+  # this shell turns a signal into SIGKILL for unshare, which --kill-child
+  # turns into SIGTERM for the build, whose trap cleans up; then this shell
+  # waits for that cleanup (the build holds the lock until it exits).
+  unshare --mount --propagation private --pid --fork --mount-proc --kill-child=SIGTERM -- bash "$self" "$@" &
+  ns=$!
+  trap 'kill -KILL "$ns" 2>/dev/null || true' INT TERM HUP
+  rc=0
+  { wait "$ns" || rc=$?; } 2>/dev/null
+  while kill -0 "$ns" 2>/dev/null; do { wait "$ns" || rc=$?; } 2>/dev/null; done
+  exec 9>&-
+  if [[ $rc -gt 128 ]]; then
+    flock -w 120 "$vmdir/.build-base.lock" true || true
+    log "interrupted"
+  fi
+  exit "$rc"
 fi
 
-# ---- from here on: inside a private mount namespace ----------------------------
+# ---- from here on: PID 1 of private mount and pid namespaces ------------------
 mirror=${SSC_VM_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
 
@@ -90,6 +110,12 @@ unmount_all() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
+  # As PID 1 of our own pid namespace, kill -1 reaches exactly the build's
+  # other processes (debootstrap, apt, dpkg...), so nothing holds the mounts.
+  if [[ $$ == 1 ]]; then
+    kill -KILL -1 2>/dev/null || true
+    wait 2>/dev/null || true
+  fi
   unmount_all
   if awk -v p="$tmp" 'index($5, p) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
     log "still mounted under $tmp; leaving it in place"
@@ -97,19 +123,22 @@ cleanup() {
     rm -rf --one-file-system "$tmp"
   fi
   rm -rf "$hosttmp"
-  if [[ $rc != 0 ]]; then log "FAILED (exit $rc)"; fi
+  if [[ $rc != 0 ]]; then log "FAILED (exit $rc); cleaned up"; fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+# Long steps run in the background and are waited for, so that a signal's trap
+# runs at once instead of after the step (bash defers traps during a foreground child).
+bg() { "$@" & wait $!; }
 
 t0=$SECONDS
 words() { tr -s ' \n\t' ' ' <<<"$1" | sed 's/^ //; s/ $//'; }
 include=$(words "$SSC_VM_PACKAGES" | tr ' ' ',')
 log "debootstrap $SUITE from $mirror into $tmp"
-TMPDIR=$hosttmp debootstrap --variant=minbase --include="$include" \
+TMPDIR=$hosttmp bg debootstrap --variant=minbase --include="$include" \
   "$SUITE" "$tmp" "$mirror" >"$hosttmp/debootstrap.log" 2>&1 || {
   tail -n 40 "$hosttmp/debootstrap.log" >&2
   [[ -f $tmp/debootstrap/debootstrap.log ]] && tail -n 40 "$tmp/debootstrap/debootstrap.log" >&2
@@ -139,8 +168,8 @@ Acquire::Languages "none";
 EOF
 
 t1=$SECONDS
-in_root apt-get -q update >"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
-in_root apt-get -q -y install initramfs-tools >>"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
+bg in_root apt-get -q update >"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
+bg in_root apt-get -q -y install initramfs-tools >>"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
 # A small initrd that only knows the VM's disk: faster to load and unpack
 # under TCG than the default MODULES=most one.
 cat >"$tmp/etc/initramfs-tools/conf.d/ssc-vm.conf" <<'EOF'
@@ -153,7 +182,7 @@ ext4
 crc32c_generic
 EOF
 # shellcheck disable=SC2086
-in_root apt-get -q -y install $(words "$SSC_VM_APT_PACKAGES") >>"$hosttmp/apt.log" 2>&1 ||
+bg in_root apt-get -q -y install $(words "$SSC_VM_APT_PACKAGES") >>"$hosttmp/apt.log" 2>&1 ||
   { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
 log "apt packages done ($((SECONDS - t1)) s)"
 

@@ -103,7 +103,10 @@ export function chooseAccel(requested = process.env.SSC_VM_ACCEL) {
 /** Runs scripts/vm/build-base.sh (a no-op when the base is current). */
 export function buildBase({ verbose = false } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [BUILD_BASE], { stdio: ['ignore', verbose ? 'inherit' : 'pipe', verbose ? 'inherit' : 'pipe'] });
+    // Like qemu: if we die, the build is told (SIGTERM) and cleans up after itself.
+    const setpriv = which('setpriv');
+    const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', 'bash', BUILD_BASE]] : ['bash', [BUILD_BASE]];
+    const child = spawn(cmd, args, { stdio: ['ignore', verbose ? 'inherit' : 'pipe', verbose ? 'inherit' : 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d) => (out += d));
     child.stderr?.on('data', (d) => (out += d));
@@ -217,7 +220,7 @@ FailureAction=poweroff-force
 # exec, not oneshot: a start job that lasts the whole run would make systemd
 # print "A start job is running..." onto the console in the middle of the output.
 Type=exec
-ExecStart=/usr/local/lib/ssc-vm/job
+ExecStart=/usr/libexec/ssc-vm-job
 StandardInput=null
 StandardOutput=tty
 StandardError=inherit
@@ -297,7 +300,7 @@ async function assembleStage(stage, command) {
   writeFresh(path.join(sd, 'ssc-vm-job.service'), JOB_UNIT);
   fs.mkdirSync(path.join(sd, 'ssc-vm.target.wants'), { recursive: true });
   fs.symlinkSync('../ssc-vm-job.service', path.join(sd, 'ssc-vm.target.wants/ssc-vm-job.service'));
-  writeFresh(path.join(stage, 'usr/local/lib/ssc-vm/job'), jobScript(command), 0o755);
+  writeFresh(path.join(stage, 'usr/libexec/ssc-vm-job'), jobScript(command), 0o755);
 }
 
 /** A sparse ext4 image filled straight from the tree: no loop mount. */
@@ -327,7 +330,7 @@ function qemuCommand({ accel, image, memoryMb, cpus }) {
     'root=/dev/vda',
     'rw',
     'console=ttyS0',
-    'quiet',
+    'loglevel=6',
     'panic=-1', // a kernel panic reboots, and -no-reboot turns that into qemu exiting
     'systemd.unified_cgroup_hierarchy=1',
     'systemd.unit=ssc-vm.target',
