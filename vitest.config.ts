@@ -12,6 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          testTimeout: 60_000,
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
           pool: 'forks',
         },

@@ -5,7 +5,7 @@
  * rest is opaque caller data. Decoding is strict: any length that runs past
  * the end, or bytes left over, is an error.
  */
-import { fstatSync, readSync } from 'node:fs';
+import { fstatSync, readlinkSync, readSync } from 'node:fs';
 
 export const HANDOFF_FD = 3;
 export const BROKER_FD = 4;
@@ -131,10 +131,12 @@ export function encodeHandoff(h: Handoff): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Read the whole hand-off memfd from fd, or null when fd is not open. */
+/** Read the whole hand-off memfd from fd, or null when fd is not the launcher's memfd. */
 export function readHandoffFd(fd = HANDOFF_FD): Buffer | null {
   let size: number;
   try {
+    // An un-installed run may inherit some unrelated fd 3: only the launcher's memfd counts.
+    if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:ssc-handoff')) return null;
     size = fstatSync(fd).size;
   } catch {
     return null;

@@ -6,7 +6,7 @@
 import { Socket } from 'node:net';
 
 export type BrokerReply =
-  | { ok: true; unit: string; mainPid: number }
+  | { ok: true; unit: string }
   | {
       ok: false;
       /** 'request': the request was refused; 'start': systemd did not start the unit; 'internal': the broker failed. */

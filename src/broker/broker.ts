@@ -128,16 +128,11 @@ export async function runBroker(native: Native): Promise<number> {
     // manager has read the file, or the start failed. Either way it goes now.
     removeQuietly(envFile);
     envFile = null;
-    const path = unitObjectPath(request.unit);
-    let state;
-    try {
-      state = await readServiceState(bus, path);
-    } catch {
-      state = null;
-    }
-    bus.close();
-    bus = null;
     if (job.result !== 'done') {
+      // AddRef keeps the failed unit until this connection closes: read why it failed.
+      const state = await readServiceState(bus, unitObjectPath(request.unit)).catch(() => null);
+      bus.close();
+      bus = null;
       await reply({
         ok: false,
         kind: 'start',
@@ -148,7 +143,9 @@ export async function runBroker(native: Native): Promise<number> {
       });
       return 0;
     }
-    await reply({ ok: true, unit: request.unit, mainPid: state?.mainPid ?? 0 });
+    bus.close();
+    bus = null;
+    await reply({ ok: true, unit: request.unit });
     return 0;
   } catch (e) {
     const err = e as Error & { type?: string };

@@ -97,7 +97,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     if (!watch) return EXIT.ok;
 
     const forward = new Map<string, () => void>();
-    let mainPid = reply.mainPid;
+    let mainPid = 0;
     for (const sig of FORWARDED_SIGNALS) {
       const h = () => {
         if (mainPid > 0) {
@@ -112,7 +112,6 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       process.on(sig, h);
     }
     watch.onMainPid((pid) => (mainPid = pid));
-    await watch.refresh();
     const end = await watch.ended;
     for (const [sig, h] of forward) process.off(sig, h);
     if (end.result === 'oom-kill') warn(`${program} was killed: out of memory (the ${opts.isolation} profile caps memory at 70% of RAM)`);

@@ -7,7 +7,7 @@
  * from the PropertiesChanged signals themselves.
  */
 import { Bus } from './bus.js';
-import { readServiceState, stateFrom, type UnitState } from './client.js';
+import { stateFrom, type UnitState } from './client.js';
 import { PROPERTIES_INTERFACE, SYSTEM_BUS_ADDRESS, SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH } from './signatures.js';
 
 export interface UnitWatch {
@@ -15,8 +15,6 @@ export interface UnitWatch {
   ended: Promise<UnitState>;
   /** Called with the main PID as soon as it is known. */
   onMainPid(cb: (pid: number) => void): void;
-  /** Read the state once (after the start), to catch what happened before. */
-  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -55,21 +53,6 @@ export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS): Pro
     onMainPid(cb) {
       pidCallbacks.push(cb);
       if (knownPid > 0) cb(knownPid);
-    },
-    async refresh() {
-      try {
-        const s = await readServiceState(bus, path);
-        update({
-          ActiveState: s.activeState,
-          SubState: s.subState,
-          Result: s.result,
-          ExecMainCode: s.execMainCode,
-          ExecMainStatus: s.execMainStatus,
-          MainPID: s.mainPid,
-        });
-      } catch {
-        // Already collected: the signals tell the story.
-      }
     },
     close() {
       bus.close();
