@@ -408,8 +408,8 @@ setup_units() {
 		[Unit]
 		Description=ssc test bed
 		Requires=dbus.socket
-		Wants=dbus.service systemd-logind.service systemd-user-sessions.service
-		After=dbus.socket dbus.service systemd-logind.service systemd-user-sessions.service
+		Wants=basic.target dbus.service systemd-logind.service systemd-user-sessions.service
+		After=basic.target dbus.socket dbus.service systemd-logind.service systemd-user-sessions.service
 		AllowIsolate=yes
 	EOF
 	for u in "${MASKED_UNITS[@]}"; do
