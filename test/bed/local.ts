@@ -207,6 +207,8 @@ export async function prepareLocalBed(opts: { install?: string | false } = {}): 
         u.home,
         '-s',
         '/bin/bash',
+        '-c',
+        'ssc test user',
         u.name,
       ]);
     }
