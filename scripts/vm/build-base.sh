@@ -22,12 +22,13 @@
 set -euo pipefail
 
 # ---- what goes into the VM: extend here ------------------------------------
-# Installed by debootstrap itself (minbase + these):
-SSC_VM_PACKAGES="systemd systemd-sysv udev dbus dbus-user-session libpam-systemd
-  login passwd adduser sudo procps util-linux kmod python3 tmux"
-# Installed with apt inside the tree afterwards (kernel first pulls initramfs-tools).
-# Add e.g. "xvfb x11-utils xauth" here when the tests want an X server.
-SSC_VM_APT_PACKAGES="linux-image-amd64 ${SSC_VM_EXTRA_PACKAGES:-}"
+# Installed with apt inside the debootstrapped minbase tree, the kernel too.
+# passwd/adduser: the tests' globalSetup makes users with useradd. Add e.g.
+# "xvfb x11-utils xauth" when the tests want an X server; SSC_VM_EXTRA_PACKAGES
+# adds packages without editing this file.
+SSC_VM_PACKAGES="linux-image-amd64 systemd systemd-sysv udev dbus dbus-user-session
+  libpam-systemd login passwd adduser sudo procps util-linux kmod python3 tmux
+  ${SSC_VM_EXTRA_PACKAGES:-}"
 SUITE=bookworm
 # -----------------------------------------------------------------------------
 
@@ -38,7 +39,7 @@ base=$vmdir/base
 stamp_file=.ssc-vm-base-stamp
 want_stamp=$({
   cat "$self"
-  printf '%s\n' "$SSC_VM_PACKAGES" "$SSC_VM_APT_PACKAGES" "$SUITE"
+  printf '%s\n' "$SSC_VM_PACKAGES" "$SUITE"
 } | sha256sum | cut -d' ' -f1)
 
 # fd 8: the script's own stderr, also inside steps whose output goes to a log
@@ -136,9 +137,10 @@ bg() { "$@" & wait $!; }
 
 t0=$SECONDS
 words() { tr -s ' \n\t' ' ' <<<"$1" | sed 's/^ //; s/ $//'; }
-include=$(words "$SSC_VM_PACKAGES" | tr ' ' ',')
 log "debootstrap $SUITE from $mirror into $tmp"
-TMPDIR=$hosttmp bg debootstrap --variant=minbase --include="$include" \
+# initramfs-tools comes first so that its configuration is in place before the
+# kernel's postinst builds the initrd.
+TMPDIR=$hosttmp bg debootstrap --variant=minbase --include=initramfs-tools \
   "$SUITE" "$tmp" "$mirror" >"$hosttmp/debootstrap.log" 2>&1 || {
   tail -n 40 "$hosttmp/debootstrap.log" >&2
   [[ -f $tmp/debootstrap/debootstrap.log ]] && tail -n 40 "$tmp/debootstrap/debootstrap.log" >&2
@@ -169,7 +171,6 @@ EOF
 
 t1=$SECONDS
 bg in_root apt-get -q update >"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
-bg in_root apt-get -q -y install initramfs-tools >>"$hosttmp/apt.log" 2>&1 || { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
 # A small initrd that only knows the VM's disk: faster to load and unpack
 # under TCG than the default MODULES=most one.
 cat >"$tmp/etc/initramfs-tools/conf.d/ssc-vm.conf" <<'EOF'
@@ -182,7 +183,7 @@ ext4
 crc32c_generic
 EOF
 # shellcheck disable=SC2086
-bg in_root apt-get -q -y install $(words "$SSC_VM_APT_PACKAGES") >>"$hosttmp/apt.log" 2>&1 ||
+bg in_root apt-get -q -y install $(words "$SSC_VM_PACKAGES") >>"$hosttmp/apt.log" 2>&1 ||
   { tail -n 40 "$hosttmp/apt.log" >&2; exit 1; }
 log "apt packages done ($((SECONDS - t1)) s)"
 
@@ -195,7 +196,7 @@ mkdir -p "$tmp/etc/systemd/journald.conf.d" "$tmp/etc/systemd/system.conf.d"
 printf '[Journal]\nStorage=volatile\n' >"$tmp/etc/systemd/journald.conf.d/ssc-vm.conf"
 # Quick shutdown after the job: nothing in the VM is worth waiting for.
 printf '[Manager]\nDefaultTimeoutStopSec=10s\n' >"$tmp/etc/systemd/system.conf.d/ssc-vm.conf"
-in_root systemctl set-default multi-user.target >/dev/null
+in_root systemctl --quiet set-default multi-user.target
 # Gettys would fight the job for ttyS0; timers and first-boot/update units
 # only cost boot time (ConditionNeedsUpdate fires on every fresh image).
 in_root systemctl mask --quiet \

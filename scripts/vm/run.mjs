@@ -530,9 +530,21 @@ export async function runInVm({
     removeSignalHandlers();
     process.kill(process.pid, sig); // the default action, now that qemu and the work dir are gone
   };
+  // A test runner's worker (an IPC child) whose runner is killed may live on
+  // as an orphan (seen: vitest's main process on SIGTERM): when the parent
+  // goes, so do we, rather than keep a VM running for nobody.
+  const ppid = process.ppid;
+  const parentWatch =
+    typeof process.send === 'function'
+      ? setInterval(() => {
+          if (process.ppid !== ppid || !process.connected) onSignal('SIGTERM');
+        }, 1000)
+      : null;
+  parentWatch?.unref();
   const removeSignalHandlers = () => {
     for (const s of signals) process.removeListener(s, onSignal);
     process.removeListener('exit', cleanup);
+    if (parentWatch) clearInterval(parentWatch);
   };
   for (const s of signals) process.on(s, onSignal);
   process.on('exit', cleanup);
