@@ -213,6 +213,7 @@ supervise() {
 			exe=$(readlink "/proc/$child/exe" 2>/dev/null || true)
 			if [ "$exe" = /usr/lib/systemd/systemd ] || [ "$exe" = /lib/systemd/systemd ]; then
 				BED_PID=$child
+				log "$(date +%T.%N) systemd runs as PID $BED_PID"
 				echo "SSC_BED_PID=$BED_PID" || true
 				break
 			fi
@@ -231,9 +232,11 @@ supervise() {
 		# wait returns >128 when interrupted by a trapped signal: wait again
 		kill -0 "$UNSHARE_PID" 2>/dev/null || break
 	done
+	log "$(date +%T.%N) the bed ended ($rc)"
 	kill "$WATCHDOG_PID" 2>/dev/null || true
 	wait "$WATCHDOG_PID" 2>/dev/null || true
 	remove_cgroups
+	log "$(date +%T.%N) cgroups removed"
 	echo "SSC_BED_EXIT=$rc" || true
 	exit "$rc"
 }

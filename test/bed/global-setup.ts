@@ -19,7 +19,7 @@ import { localCgroupVersion, prepareLocalBed } from './local.js';
 import { bootNamespaceBed, namespaceBedUnavailable } from './namespace.js';
 
 export type ProvidedBed =
-  | { kind: 'namespace'; pid: number; cgroup: 'v1' | 'v2'; cgroupDirs: string[] }
+  | { kind: 'namespace'; pid: number; pidNs: string; cgroup: 'v1' | 'v2'; cgroupDirs: string[] }
   | { kind: 'local'; cgroup: 'v1' | 'v2' }
   | { kind: 'none'; reason: string };
 
@@ -72,7 +72,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   process.on('exit', onExit);
 
   try {
-    project.provide('bed', { kind: 'namespace', pid: bed.pid, cgroup: bed.cgroup, cgroupDirs: bed.cgroupDirs });
+    project.provide('bed', { kind: 'namespace', pid: bed.pid, pidNs: bed.pidNs, cgroup: bed.cgroup, cgroupDirs: bed.cgroupDirs });
   } catch (e) {
     removeHandlers();
     await bed.stop();

@@ -29,7 +29,7 @@ export function getBed(): Bed {
   const p = provided();
   switch (p.kind) {
     case 'namespace':
-      return (cached = new NamespaceBed(p.pid, { cgroup: p.cgroup, cgroupDirs: p.cgroupDirs }));
+      return (cached = new NamespaceBed(p.pid, { cgroup: p.cgroup, cgroupDirs: p.cgroupDirs, pidNs: p.pidNs }));
     case 'local':
       return (cached = new LocalBed(p.cgroup));
     case 'none':

@@ -95,10 +95,16 @@ export function commandLine(argv: string[], opts: RunOptions = {}, boundingSet?:
 
 /**
  * Run a prepared command line on this machine. The child gets its own process
- * group, killed as a whole on timeout (nsenter's child inside a pid namespace
- * is in that group too). umask 022 like a login.
+ * group, killed on timeout (nsenter's child inside a pid namespace is in that
+ * group too). umask 022 like a login.
+ *
+ * leaderLast: on timeout kill the group's other members first and the leader
+ * (nsenter) only if it does not exit by itself. nsenter then reaps its child,
+ * as it must: a process of the bed whose parent outside the bed died would
+ * be left to the host's init to reap, and a pid namespace cannot end (its
+ * systemd cannot exit) until every one of its processes has been reaped.
  */
-export function spawnCollect(cmd: string[], opts: RunOptions = {}): Promise<RunResult> {
+export function spawnCollect(cmd: string[], opts: RunOptions = {}, leaderLast = false): Promise<RunResult> {
   const [file, ...args] = cmd as [string, ...string[]];
   return new Promise((resolve, reject) => {
     const old = process.umask(0o022);
@@ -123,7 +129,9 @@ export function spawnCollect(cmd: string[], opts: RunOptions = {}): Promise<RunR
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid);
+      if (!leaderLast) return killGroup(child.pid);
+      killGroupMembers(child.pid);
+      setTimeout(() => killGroup(child.pid), 2000).unref();
     }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -140,6 +148,28 @@ export function spawnCollect(cmd: string[], opts: RunOptions = {}): Promise<RunR
       });
     });
   });
+}
+
+/** SIGKILL every process of process group PGID except its leader. */
+function killGroupMembers(pgid: number | undefined): void {
+  if (pgid === undefined) return;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === pgid) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp …: comm may contain anything, so split after its last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 function killGroup(pid: number | undefined): void {

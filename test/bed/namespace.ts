@@ -33,6 +33,8 @@ export interface NamespaceBedInfo {
   cgroup: 'v1' | 'v2';
   /** The bed's root cgroup directory in each host hierarchy; commands join these. */
   cgroupDirs: string[];
+  /** The bed's pid namespace (readlink /proc/PID/ns/pid): nothing enters PID unless it is still the bed's. */
+  pidNs: string;
 }
 
 export interface BootOptions {
@@ -111,8 +113,9 @@ export async function bootNamespaceBed(opts: BootOptions = {}): Promise<BootedNa
   }
   const sup = new Supervisor(child, logFile);
   let pid = 0;
+  let pidNs = '';
   const killNow = () => {
-    if (pid > 0 && !sup.exited) {
+    if (pid > 0 && !sup.exited && isBed({ pid, pidNs })) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -125,10 +128,12 @@ export async function bootNamespaceBed(opts: BootOptions = {}): Promise<BootedNa
   try {
     const ready = await sup.waitForPid(opts.bootTimeoutMs ?? 60_000);
     pid = ready.pid;
+    pidNs = fs.readlinkSync(`/proc/${pid}/ns/pid`);
     log(`bed ${id}: systemd is host PID ${pid}`);
+    const target = { pid, pidNs, cgroupDirs: ready.cgroupDirs };
     const cgroup: 'v1' | 'v2' =
-      (await enterRaw(pid, ready.cgroupDirs, ['stat', '-fc', '%T', '/sys/fs/cgroup'])).stdout.trim() === 'cgroup2fs' ? 'v2' : 'v1';
-    const bed = new NamespaceBed(pid, { cgroup, cgroupDirs: ready.cgroupDirs });
+      (await enterRaw(target, ['stat', '-fc', '%T', '/sys/fs/cgroup'])).stdout.trim() === 'cgroup2fs' ? 'v2' : 'v1';
+    const bed = new NamespaceBed(pid, { cgroup, cgroupDirs: ready.cgroupDirs, pidNs });
     await waitUntilRunning(bed, sup, started + (opts.bootTimeoutMs ?? 60_000), log);
     const bootMs = Date.now() - started;
 
@@ -147,9 +152,9 @@ export async function bootNamespaceBed(opts: BootOptions = {}): Promise<BootedNa
 
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= stopBed(bed, sup, id, killNow, log));
-    return { pid, cgroup, cgroupDirs: ready.cgroupDirs, logFile, timings: { bootMs, installMs }, bed, stop, killNow };
+    return { pid, pidNs, cgroup, cgroupDirs: ready.cgroupDirs, logFile, timings: { bootMs, installMs }, bed, stop, killNow };
   } catch (e) {
-    const journal = pid > 0 && !sup.exited ? await saveJournal(pid, sup.cgroupDirs, id) : '';
+    const journal = pid > 0 && pidNs && !sup.exited ? await saveJournal({ pid, pidNs, cgroupDirs: sup.cgroupDirs }, id) : '';
     killNow();
     await sup.waitForExit(15_000);
     const tail = readTail(logFile);
@@ -189,7 +194,7 @@ async function stopBed(bed: NamespaceBed, sup: Supervisor, id: string, killNow: 
     t = Date.now();
   };
   if (!sup.exited) {
-    await saveJournal(bed.pid, bed.cgroupDirs, id);
+    await saveJournal(bed, id);
     phase('journal');
     // Clean shutdown: stops user managers and units, then systemd exits.
     const r = await bed.run(['systemctl', 'exit', '0'], { timeoutMs: 10_000 }).catch((e: unknown) => String(e));
@@ -216,10 +221,10 @@ async function stopBed(bed: NamespaceBed, sup: Supervisor, id: string, killNow: 
   if (left.length > 0) throw new Error(`the bed's cgroups were not removed: ${left.join(' ')}`);
 }
 
-async function saveJournal(pid: number, cgroupDirs: string[], id: string): Promise<string> {
+async function saveJournal(target: BedTarget, id: string): Promise<string> {
   const file = path.join(BED_LOG_DIR, `${id}.journal.txt`);
   try {
-    const r = await enterRaw(pid, cgroupDirs, ['journalctl', '-b', '--no-pager', '-o', 'short-monotonic'], 10_000);
+    const r = await enterRaw(target, ['journalctl', '-b', '--no-pager', '-o', 'short-monotonic'], 10_000);
     fs.writeFileSync(file, r.stdout + r.stderr);
     return file;
   } catch {
@@ -337,53 +342,57 @@ class Supervisor {
   }
 }
 
-/**
- * Command line that runs argv inside the bed: a host-side sh moves itself
- * into the bed's root cgroup (so inside, /proc/self/cgroup is "/" rather than
- * a path outside the bed), then execs nsenter into every namespace of the
- * bed's PID 1. No untrusted string is ever part of a shell script.
- */
-function enterArgv(pid: number, cgroupDirs: string[], inner: string[]): string[] {
-  return [
-    'sh',
-    '-c',
-    'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done; exec "$@"',
-    'sh',
-    String(cgroupDirs.length),
-    ...cgroupDirs,
-    'nsenter',
-    '-t',
-    String(pid),
-    '-m',
-    '-p',
-    '-C',
-    '-u',
-    '-i',
-    '-n',
-    '--',
-    ...inner,
-  ];
+type BedTarget = Pick<NamespaceBedInfo, 'pid' | 'pidNs' | 'cgroupDirs'>;
+
+/** Is PID still the bed's PID 1 (and not a reused PID of the host)? */
+function isBed(t: Pick<BedTarget, 'pid' | 'pidNs'>): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${t.pid}/ns/pid`) === t.pidNs;
+  } catch {
+    return false;
+  }
 }
 
-function enterRaw(pid: number, cgroupDirs: string[], argv: string[], timeoutMs = 30_000): Promise<RunResult> {
-  return spawnCollect(enterArgv(pid, cgroupDirs, argv), { timeoutMs });
+/**
+ * Command line that runs argv inside the bed: a host-side sh checks that PID
+ * still is the bed's PID 1 (its pid namespace is the recorded one, so a
+ * reused PID can never make a command run on the host), moves itself into
+ * the bed's root cgroup (so inside, /proc/self/cgroup reads "/" rather than a
+ * path outside the bed), then execs nsenter into every namespace of that
+ * PID. No string is ever part of a shell script: all are positional arguments.
+ */
+function enterArgv(t: BedTarget, inner: string[]): string[] {
+  const script = [
+    'pid=$1; ns=$2; n=$3; shift 3',
+    'if [ "$(readlink "/proc/$pid/ns/pid")" != "$ns" ]; then echo "bed: the namespace bed (PID $pid) is gone" >&2; exit 125; fi',
+    'while [ "$n" -gt 0 ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done',
+    'exec nsenter -t "$pid" -m -p -C -u -i -n -- "$@"',
+  ].join('\n');
+  return ['sh', '-c', script, 'sh', String(t.pid), t.pidNs, String(t.cgroupDirs.length), ...t.cgroupDirs, ...inner];
+}
+
+function enterRaw(t: BedTarget, argv: string[], timeoutMs = 30_000): Promise<RunResult> {
+  return spawnCollect(enterArgv(t, argv), { timeoutMs }, true);
 }
 
 export class NamespaceBed implements Bed {
   readonly kind = 'namespace' as const;
   readonly cgroup: 'v1' | 'v2';
   readonly cgroupDirs: string[];
+  readonly pidNs: string;
 
   constructor(
     readonly pid: number,
-    info: { cgroup: 'v1' | 'v2'; cgroupDirs: string[] },
+    info: { cgroup: 'v1' | 'v2'; cgroupDirs: string[]; pidNs: string },
   ) {
     this.cgroup = info.cgroup;
     this.cgroupDirs = info.cgroupDirs;
+    this.pidNs = info.pidNs;
+    if (info.pidNs === fs.readlinkSync('/proc/self/ns/pid')) throw new Error(`PID ${pid} is in this process's pid namespace: not a bed`);
   }
 
   run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    return spawnCollect(enterArgv(this.pid, this.cgroupDirs, commandLine(argv, opts, BED_DROPPED_CAPS)), opts);
+    return spawnCollect(enterArgv(this, commandLine(argv, opts, BED_DROPPED_CAPS)), opts, true);
   }
 
   sh(script: string, opts: RunOptions = {}): Promise<RunResult> {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedCgroup, bedKind, bedSkipReason, getBed, systemctlShow } from '../bed/index.js';
+import { NamespaceBed } from '../bed/namespace.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
@@ -152,6 +153,17 @@ describe.skipIf(skip)(`the test bed${skip ? ` (skipped: ${skip})` : ''}`, () => 
         .split('\n')
         .map((l) => l.split(': ')[1]),
     ).toEqual(['lo']);
+  });
+
+  it.skipIf(!inNamespace)("never enters a PID that is not the bed's PID 1: not this process, not a reused PID", async () => {
+    const ns = bed as NamespaceBed;
+    const own = fs.readlinkSync('/proc/self/ns/pid');
+    expect(() => new NamespaceBed(process.pid, { cgroup: ns.cgroup, cgroupDirs: ns.cgroupDirs, pidNs: own })).toThrow(/not a bed/);
+    const stale = new NamespaceBed(ns.pid, { cgroup: ns.cgroup, cgroupDirs: ns.cgroupDirs, pidNs: 'pid:[1]' });
+    const r = await stale.run(['touch', '/tmp/ssc-bed-must-not-exist']);
+    expect(r).toMatchObject({ code: 125, stdout: '' });
+    expect(r.stderr).toMatch(/is gone/);
+    expect(fs.existsSync('/tmp/ssc-bed-must-not-exist')).toBe(false);
   });
 
   it.skipIf(!installed)('has ssc installed by install.sh: a setuid-root launcher the host does not have', async () => {
