@@ -430,7 +430,7 @@ supervise) supervise ;;
 pid1) pid1 ;;
 boot) boot ;;
 *)
-	sed -n '2,45p' "$self" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$self" >&2
 	exit 2
 	;;
 esac
