@@ -14,6 +14,7 @@ export type BrokerReply =
       message: string;
       unit?: string;
       result?: string;
+      execMainCode?: number;
       execMainStatus?: number;
     };
 

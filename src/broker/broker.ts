@@ -139,6 +139,7 @@ export async function runBroker(native: Native): Promise<number> {
         message: `systemd could not start ${request.unit} (job ${job.result})`,
         unit: request.unit,
         result: state?.result ?? job.result,
+        execMainCode: state?.execMainCode ?? 0,
         execMainStatus: state?.execMainStatus ?? 0,
       });
       return 0;

@@ -89,11 +89,12 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     const reply = await askBroker(request);
     if (!reply.ok) {
       if (reply.kind === 'request') throw new SscError(EXIT.failed, reply.message);
-      if (reply.kind === 'start')
+      if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))
         throw new SscError(EXIT.failed, `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`);
-      throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
+      if (reply.kind === 'internal') throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
+      // The program was exec'd and ended before systemd finished the start job.
     }
-    if (opts.verbose) process.stderr.write(`ssc: started ${reply.unit}\n`);
+    if (opts.verbose) process.stderr.write(`ssc: started ${unit}\n`);
     if (!watch) return EXIT.ok;
 
     const forward = new Map<string, () => void>();
@@ -122,6 +123,17 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   } finally {
     watch?.close();
   }
+}
+
+/**
+ * A start job can fail because the exec failed or because the program, once
+ * exec'd, ended before systemd finished the job (a race systemd 252 loses now
+ * and then for fast programs). Its exec failures are exit statuses 200-243
+ * (systemd.exec(5)); anything else means the program ran.
+ */
+export function ranAndEnded(execMainCode: number, execMainStatus: number): boolean {
+  if (execMainCode === 2 || execMainCode === 3) return true;
+  return execMainCode === 1 && !(execMainStatus >= 200 && execMainStatus <= 243);
 }
 
 /** systemd's exit statuses for a failed exec (see systemd.exec(5), "Process Exit Codes"). */
