@@ -1,0 +1,62 @@
+/**
+ * npm run bench [-- RUNS]: start-up cost of ssc beside its floor, in one run.
+ *
+ * Inside the namespace test bed, as the same unprivileged user, alternating N
+ * times: `ssc --no-tty --wait true`; the same work through `systemd-run --wait
+ * --pipe -q --uid U --gid G -p MemoryMax=70% true` (as root, the privilege
+ * systemd-run needs); and bare `node -e ''`. The floor for a Node front end is
+ * bare Node plus systemd-run. Prints min/median/max, the ratio
+ * ssc / (node + systemd-run), and peak RSS (GNU time's %M: ssc's figure is the
+ * front end's process; the root broker is a separate, short-lived process).
+ * Figures, not pass/fail: targets live here, never in timed tests.
+ */
+import { bootNamespaceBed } from '../test/bed/namespace.js';
+import { REPO_ROOT } from '../test/bed/local.js';
+import { TEST_USERS } from '../test/bed/users.js';
+
+interface Series {
+  ms: number[];
+  rssKiB: number[];
+}
+
+const runs = Number(process.argv[2] ?? 30);
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+const booted = await bootNamespaceBed({ log: (m) => console.error(m) });
+try {
+  const alice = TEST_USERS.sscalice;
+  // One warm-up round (page cache, first D-Bus activation) that is not counted.
+  await booted.bed.run([
+    process.execPath,
+    `${REPO_ROOT}/scripts/bench-harness.mjs`,
+    '1',
+    String(alice.uid),
+    String(alice.gid),
+    '/run/bench-time.out',
+  ]);
+  const r = await booted.bed.run(
+    [process.execPath, `${REPO_ROOT}/scripts/bench-harness.mjs`, String(runs), String(alice.uid), String(alice.gid), '/run/bench-time.out'],
+    { timeoutMs: 600_000 },
+  );
+  if (r.code !== 0) throw new Error(`harness failed: ${r.stderr}`);
+  const res = JSON.parse(r.stdout) as Record<'ssc' | 'systemd-run' | 'node', Series>;
+  console.log(`ssc start-up, ${runs} alternating runs each (namespace test bed, ${booted.cgroup}):`);
+  console.log('variant        min ms  median ms  max ms  peak RSS MiB');
+  for (const [name, s] of Object.entries(res)) {
+    console.log(
+      `${name.padEnd(13)} ${Math.min(...s.ms)
+        .toFixed(1)
+        .padStart(7)} ${median(s.ms).toFixed(1).padStart(10)} ${Math.max(...s.ms)
+        .toFixed(1)
+        .padStart(7)} ${(median(s.rssKiB) / 1024).toFixed(1).padStart(13)}`,
+    );
+  }
+  const floor = median(res.node.ms) + median(res['systemd-run'].ms);
+  console.log(`ratio ssc / (node + systemd-run), medians: ${(median(res.ssc.ms) / floor).toFixed(2)} (target <= 1.10)`);
+  console.log(`peak RSS ssc / node: ${(median(res.ssc.rssKiB) / median(res.node.rssKiB)).toFixed(2)} (target <= 1.30)`);
+} finally {
+  await booted.stop();
+}
