@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', 'coverage/'] },
+  { ignores: ['node_modules/', 'build/', 'dist/', 'coverage/', '.vm-cache/'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'test/**/*.ts'],
+    files: ['scripts/**/*.mjs', 'scripts/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );
