@@ -244,9 +244,16 @@ export SSC_BED=local CI=true HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 \\
 cd ${GUEST_SRC} || { echo "@@SSC-VM-EXIT 125@@"; exit 0; }
 mkdir -p ${GUEST_RESULTS}
 cmd=(${command.map(shq).join(' ')})
-# Through a pipe, as on CI: the command sees no terminal.
-"\${cmd[@]}" </dev/null 2>&1 | cat
-status=\${PIPESTATUS[0]}
+# Through a pipe, as on CI: the command sees no terminal. Its status is taken
+# when it exits; a straggler it left holding the pipe gets 10 s, then cat is
+# stopped so that nothing more lands between the lines below.
+exec 3> >(exec cat)
+catpid=$!
+"\${cmd[@]}" </dev/null >&3 2>&3 3>&-
+status=$?
+exec 3>&-
+for _ in $(seq 100); do kill -0 "$catpid" 2>/dev/null || break; sleep 0.1; done
+kill "$catpid" 2>/dev/null && echo "[ssc-vm-job] output still open 10 s after the command ended; cut off"
 cd ${GUEST_RESULTS} && find . -type f -print0 | sort -z | while IFS= read -r -d '' f; do
   echo "@@SSC-VM-FILE \${f#./}@@"
   base64 -w 76 -- "$f"
