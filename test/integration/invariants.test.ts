@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bed } from '../bed/bed.js';
+import { bedSkipReason, getBed, systemctlShow } from '../bed/index.js';
+import { SSC_BIN, TEST_USERS } from '../bed/users.js';
+
+const skip = bedSkipReason();
+const alice = TEST_USERS.sscalice;
+
+/** The units ssc started in this bed, by name. */
+async function sscUnits(bed: Bed): Promise<string[]> {
+  const r = await bed.run(['systemctl', 'list-units', '--all', '--no-legend', '--plain', 'app-ssc-*']);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0] ?? '')
+    .filter((u) => u.startsWith('app-ssc-'));
+}
+
+describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged user${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let bed: Bed;
+  beforeAll(() => {
+    bed = getBed();
+  });
+  afterAll(async () => {
+    await bed.sh('systemctl stop "app-ssc-*" 2>/dev/null; rm -rf /home/sscalice/evil* /home/sscalice/fake* /home/sscalice/marker*');
+  });
+
+  it('(a) no option, variable or program name gives a unit another uid or gid', async () => {
+    for (const opt of [
+      ['--uid=0'],
+      ['--gid=0'],
+      ['-p', 'User=0'],
+      ['--property=User=0'],
+      ['--unit=x.service'],
+      ['--slice=-.slice'],
+      ['--user'],
+    ]) {
+      const r = await bed.run([SSC_BIN, ...opt, 'id'], { user: 'sscalice' });
+      expect(r.code, opt.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^ssc: [^\n]+\n$/);
+    }
+    const env = { USER: 'root', LOGNAME: 'root', HOME: '/root', SUDO_UID: '0', SUDO_GID: '0', SUDO_USER: 'root' };
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'id', '-u'], { user: 'sscalice', env });
+    expect(r).toMatchObject({ code: 0, stdout: `${alice.uid}\n` });
+    const named = await bed.run([SSC_BIN, '--no-tty', '--wait', '--', '--uid=0'], { user: 'sscalice' });
+    expect(named.code).toBe(127);
+    expect(named.stderr).toBe('ssc: --uid=0: command not found\n');
+  });
+
+  it('(b) arguments and values that look like unit settings arrive literally and set nothing', async () => {
+    const tricky = ['x\nUser=0', 'User=0', '; id', '%u %U %h $USER ${USER}', '\\x2d', '\'"', 'é ✓ \u{1F600}', '-p', 'MemoryMax=infinity'];
+    const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sh', '-c', 'exec sleep 30', ...tricky], {
+      user: 'sscalice',
+      env: { EVIL: 'a\nUser=0\n[Service]\nUser=0' },
+    });
+    expect(r.code).toBe(0);
+    const unit = /app-ssc-sh@[0-9a-f]{16}\.service/.exec(r.stderr)?.[0] as string;
+    const p = await systemctlShow(bed, unit, ['User', 'Group', 'Environment', 'MemoryMax', 'NoNewPrivileges']);
+    // ExecStart's value spans lines (an argument has a newline): read it raw.
+    const execStart = (await bed.run(['systemctl', 'show', '-p', 'ExecStart', '--value', unit])).stdout;
+    expect(p.User).toBe(String(alice.uid));
+    expect(p.Group).toBe(String(alice.gid));
+    expect(p.Environment).toBe('');
+    expect(p.MemoryMax).not.toBe('infinity');
+    expect(p.NoNewPrivileges).toBe('yes');
+    const cmdline = await bed.sh(`tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value ${unit})/cmdline`);
+    // sh exec'd sleep with "$0" and the rest dropped; the unit's ExecStart shows them all.
+    expect(cmdline.stdout).toBe('sleep\n30\n');
+    expect(execStart).toContain(`argv[]=sh -c exec sleep 30 ${tricky.join(' ')} ;`);
+    await bed.run(['systemctl', 'stop', unit]);
+  });
+
+  it("(c) loader and interpreter variables in the caller's environment never run code in ssc", async () => {
+    await bed.sh(
+      [
+        'cd /home/sscalice',
+        'printf \'require("fs").writeFileSync("/home/sscalice/marker-node-" + process.getuid(), "")\\n\' > evil.js',
+        "printf '#!/bin/sh\\ntouch /home/sscalice/marker-exec-$(id -u)\\n' > evil.sh && chmod +x evil.sh",
+        'mkdir -p evilbin && cp evil.sh evilbin/node && cp evil.sh evilbin/systemctl && cp evil.sh evilbin/rm',
+        'chown -R sscalice: /home/sscalice',
+      ].join(' && '),
+    );
+    const env = {
+      NODE_OPTIONS: '--require=/home/sscalice/evil.js',
+      NODE_PATH: '/home/sscalice',
+      NODE_V8_COVERAGE: '/home/sscalice/marker-coverage',
+      UV_USE_IO_URING: '1',
+      LD_PRELOAD: '/home/sscalice/evil.so',
+      LD_AUDIT: '/home/sscalice/evil.so',
+      LD_LIBRARY_PATH: '/home/sscalice',
+      GLIBC_TUNABLES: 'glibc.malloc.check=3',
+      DBUS_SYSTEM_BUS_ADDRESS: 'unixexec:path=/home/sscalice/evil.sh',
+      SYSTEMD_PAGER: '/home/sscalice/evil.sh',
+      BASH_ENV: '/home/sscalice/evil.sh',
+      PATH: '/home/sscalice/evilbin:/usr/local/bin:/usr/bin:/bin',
+    };
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', '/bin/true'], { user: 'sscalice', env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const markers = await bed.sh('ls /home/sscalice | grep ^marker || true');
+    expect(markers.stdout).toBe('');
+  });
+
+  it('(c) a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing', async () => {
+    const server = bed.run(
+      [
+        'python3',
+        '-c',
+        [
+          'import socket, os, sys',
+          "p='/home/sscalice/fake-bus'",
+          's=socket.socket(socket.AF_UNIX); s.bind(p); os.chmod(p, 0o777); s.listen(8); s.settimeout(3)',
+          "print('listening', flush=True)",
+          'n=0',
+          'try:',
+          '    while True: s.accept(); n+=1',
+          'except socket.timeout: pass',
+          "print('connections', n, flush=True)",
+        ].join('\n'),
+      ],
+      { user: 'sscalice', timeoutMs: 20_000 },
+    );
+    await bed.sh('for i in $(seq 50); do [ -S /home/sscalice/fake-bus ] && break; sleep 0.1; done');
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], {
+      user: 'sscalice',
+      env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus' },
+    });
+    expect(r.code).toBe(0);
+    expect((await server).stdout).toContain('connections 0');
+  });
+
+  it("(d) neither the program nor ssc's own process holds a root-authenticated bus connection", async () => {
+    const run = bed.run([SSC_BIN, '--no-tty', '--wait', 'sleep', '3'], { user: 'sscalice' });
+    await bed.sh('for i in $(seq 50); do pgrep -u sscalice -x sleep >/dev/null && break; sleep 0.1; done; sleep 0.5');
+    // busctl lists every connection with the uid the bus authenticated it as.
+    const conns = await bed.sh("busctl list --system --unique --no-legend --no-pager | awk '{print $2, $4}'");
+    const pids = (await bed.sh('pgrep -u sscalice')).stdout.split('\n').filter(Boolean);
+    expect(pids.length).toBeGreaterThan(0);
+    const rootConnsOfUser = conns.stdout
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter(([pid, user]) => pid && pids.includes(pid) && user === 'root');
+    expect(rootConnsOfUser).toEqual([]);
+    // And no broker (a root node process) outlives its request.
+    const brokers = await bed.sh('pgrep -u root -f "[s]sc/broker.js" || true');
+    expect(brokers.stdout).toBe('');
+    expect((await run).code).toBe(0);
+  });
+
+  it('(d) the program gets only its stdio: no inherited descriptor from ssc', async () => {
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', 'ls /proc/self/fd'], { user: 'sscalice' });
+    expect(r.code).toBe(0);
+    // 0-2, and the directory ls itself opened.
+    expect(r.stdout.split('\n').filter(Boolean).map(Number).sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it("a second user cannot read the first user's environment through systemctl, busctl, ps, /proc or /run", async () => {
+    const secret = 'ssc-secret-7f3a9c';
+    const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '30'], { user: 'sscalice', env: { SSC_SECRET: secret } });
+    expect(r.code).toBe(0);
+    const unit = /app-ssc-sleep@[0-9a-f]{16}\.service/.exec(r.stderr)?.[0] as string;
+    const path = `/org/freedesktop/systemd1/unit/${unit.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
+    const bob = (script: string) => bed.sh(script, { user: 'sscbob' });
+    const probes = [
+      `systemctl show --all ${unit}`,
+      `busctl --system introspect org.freedesktop.systemd1 ${path}`,
+      `busctl --system call org.freedesktop.systemd1 ${path} org.freedesktop.DBus.Properties GetAll s ""`,
+      'ps -eo pid,args e',
+      `cat /proc/$(systemctl show -p MainPID --value ${unit})/environ`,
+      'grep -rs . /run /tmp /var/tmp 2>/dev/null | head -c 2000000',
+    ];
+    for (const probe of probes) {
+      const out = await bob(probe);
+      expect(out.stdout + out.stderr, probe).not.toContain(secret);
+    }
+    // The unit's program does see it.
+    const mine = await bed.sh(`tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value ${unit})/environ`);
+    expect(mine.stdout).toContain(`SSC_SECRET=${secret}`);
+    // And nothing of it is left under /run/ssc once the program started.
+    expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
+    await bed.run(['systemctl', 'stop', unit]);
+  });
+
+  it('refuses a caller whose groups differ from the user database, starting nothing', async () => {
+    const before = await sscUnits(bed);
+    const r = await bed.run([
+      'setpriv',
+      `--reuid=${alice.uid}`,
+      `--regid=${alice.gid}`,
+      `--groups=${alice.gid}`,
+      SSC_BIN,
+      '--no-tty',
+      'sleep',
+      '30',
+    ]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^ssc: your supplementary groups differ from the user database[^\n]*\n$/);
+    expect(await sscUnits(bed)).toEqual(before);
+  });
+
+  it('without the setuid bit it says it is not privileged, in one line, and exits 125', async () => {
+    await bed.sh(`cp ${SSC_BIN} /home/sscalice/ssc-copy && chown sscalice: /home/sscalice/ssc-copy`);
+    const r = await bed.run(['/home/sscalice/ssc-copy', '--no-tty', 'true'], { user: 'sscalice' });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^ssc: not running with privileges[^\n]*\n$/);
+  });
+
+  it('an argument that is not UTF-8 is a usage error, not silently changed', async () => {
+    const r = await bed.sh(`exec ${SSC_BIN} --no-tty --wait printf "$(printf 'a\\377b')"`, { user: 'sscalice' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ssc: argument 4 is not valid UTF-8, which systemd cannot take\n');
+  });
+});
