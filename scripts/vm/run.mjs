@@ -626,7 +626,12 @@ export async function runInVm({
     fs.closeSync(consoleFd);
     cleanup();
     removeSignalHandlers();
-    if (keep) process.stderr.write(`[vm] kept ${path.relative(process.cwd(), work)} (stage root/ and image.raw)\n`);
+    if (keep) {
+      // Out of the work.<pid>.* namespace, which the next run sweeps once the pid is gone.
+      const kept = path.join(VM_DIR, `kept.${path.basename(work).split('.').pop()}`);
+      fs.renameSync(work, kept);
+      process.stderr.write(`[vm] kept ${path.relative(process.cwd(), kept)} (stage root/, image.raw; remove it when done)\n`);
+    }
   }
 }
 
