@@ -241,6 +241,11 @@ echo "@@SSC-VM-START $up@@"
 dmesg -n 1 2>/dev/null || true
 export SSC_BED=local CI=true HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 \\
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# The harness's own temp files (vitest keeps world-readable copies of the
+# transformed test files, secrets in test code included) stay out of the /tmp
+# the tests examine, as they do with the namespace bed: in root's 0700 home.
+install -d -m 0700 /root/tmp
+export TMPDIR=/root/tmp
 cd ${GUEST_SRC} || { echo "@@SSC-VM-EXIT 125@@"; exit 0; }
 mkdir -p ${GUEST_RESULTS}
 cmd=(${command.map(shq).join(' ')})
