@@ -15,6 +15,7 @@ import { errnoName } from './os-errors.js';
 import { EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
+import { killedForMemory, readOomKills } from './oom.js';
 import { resolveProgram } from './resolve.js';
 import { verifyDropped } from './verify.js';
 
@@ -86,6 +87,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   // Watch before the start so that a program ending at once is still seen.
   const watch = wait ? await (await import('../systemd/watch.js')).watchUnit(unitObjectPath(unit)) : null;
   try {
+    const oomBefore = wait ? readOomKills() : null;
     const reply = await askBroker(request);
     if (!reply.ok) {
       if (reply.kind === 'request') throw new SscError(EXIT.failed, reply.message);
@@ -115,7 +117,10 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     watch.onMainPid((pid) => (mainPid = pid));
     const end = await watch.ended;
     for (const [sig, h] of forward) process.off(sig, h);
-    if (end.result === 'oom-kill') warn(`${program} was killed: out of memory (the ${opts.isolation} profile caps memory at 70% of RAM)`);
+    if (killedForMemory(end, oomBefore, readOomKills()))
+      warn(
+        `${program} was killed: out of memory (the ${opts.isolation} profile caps it at 70% of RAM, and all contained programs together at 80%)`,
+      );
     else if (end.execMainCode === 2 || end.execMainCode === 3) {
       if (opts.verbose) warn(`${program} was killed by ${signalName(end.execMainStatus)}`);
     }

@@ -16,7 +16,7 @@ describe.skipIf(skip)(`exit codes, like env and docker run${skip ? ` (skipped: $
     expect((await ssc('--no-tty', '--wait', 'true')).code).toBe(0);
   });
 
-  it('the program\'s own status when it fails', async () => {
+  it("the program's own status when it fails", async () => {
     const r = await ssc('--no-tty', '--wait', 'sh', '-c', 'exit 7');
     expect(r).toMatchObject({ code: 7, stderr: '' });
   });
@@ -51,9 +51,12 @@ describe.skipIf(skip)(`exit codes, like env and docker run${skip ? ` (skipped: $
   it('125 with one line when the working directory cannot be entered', async () => {
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], { user: 'sscalice', cwd: '/home/sscalice' });
     expect(r.code).toBe(0);
-    const r2 = await bed.sh(`mkdir -p /home/sscalice/gone && cd /home/sscalice/gone && rmdir /home/sscalice/gone && exec ${SSC_BIN} --no-tty --wait true`, {
-      user: 'sscalice',
-    });
+    const r2 = await bed.sh(
+      `mkdir -p /home/sscalice/gone && cd /home/sscalice/gone && rmdir /home/sscalice/gone && exec ${SSC_BIN} --no-tty --wait true`,
+      {
+        user: 'sscalice',
+      },
+    );
     expect(r2.code).toBe(125);
     expect(r2.stderr).toMatch(/^ssc: cannot determine the current directory[^\n]*\n$/);
   });
@@ -66,5 +69,22 @@ describe.skipIf(skip)(`exit codes, like env and docker run${skip ? ` (skipped: $
     const v = await ssc('--version');
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe.skipIf(skip)(`signals to a waiting ssc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it.each(['INT', 'TERM', 'HUP', 'QUIT'])('SIG%s sent to ssc reaches the program, and ssc exits with its status', async (sig) => {
+    const bed = getBed();
+    const script = [
+      `${SSC_BIN} --no-tty --wait sh -c 'trap "echo got-${sig}; exit 3" ${sig}; sleep 20 & wait' &`,
+      'pid=$!',
+      // Wait until the program runs (its sleep child exists), then signal ssc itself.
+      'for i in $(seq 100); do pgrep -u sscalice -x sleep >/dev/null && break; sleep 0.05; done',
+      `kill -${sig} $pid`,
+      'wait $pid; echo "status=$?"',
+    ].join('\n');
+    const r = await bed.sh(script, { user: 'sscalice' });
+    expect(r.stdout).toBe(`got-${sig}\nstatus=3\n`);
+    await bed.sh('pkill -u sscalice -x sleep || true');
   });
 });

@@ -14,7 +14,7 @@ describe.skipIf(skip)(`launching as an unprivileged user through the installed s
 
   const ssc = (args: string[], opts: Parameters<Bed['run']>[1] = {}) => bed.run([SSC_BIN, ...args], { user: 'sscalice', ...opts });
 
-  it('runs the program as the caller\'s real uid and gid, with the database\'s groups', async () => {
+  it("runs the program as the caller's real uid and gid, with the database's groups", async () => {
     const r = await ssc(['--no-tty', '--wait', 'id']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -47,7 +47,7 @@ describe.skipIf(skip)(`launching as an unprivileged user through the installed s
     expect(r.stderr).toMatch(/^ssc: started app-ssc-true@[0-9a-f]{16}\.service\n$/);
   });
 
-  it('keeps the caller\'s working directory and umask', async () => {
+  it("keeps the caller's working directory and umask", async () => {
     const r = await ssc(['--no-tty', '--wait', 'sh', '-c', 'pwd; umask'], { cwd: '/usr/share', env: {} });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('/usr/share\n0022\n');

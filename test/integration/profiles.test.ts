@@ -59,9 +59,12 @@ describe.skipIf(skip)(`the isolation profiles as systemd applies them${skip ? ` 
   it('strict: the program sees NoNewPrivs 1 and an empty private /tmp', async () => {
     await bed.run(['touch', '/tmp/ssc-host-marker']);
     try {
-      const r = await bed.run([SSC_BIN, '--isolation=strict', '--no-tty', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status; ls -A /tmp | wc -l'], {
-        user: 'sscalice',
-      });
+      const r = await bed.run(
+        [SSC_BIN, '--isolation=strict', '--no-tty', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status; ls -A /tmp | wc -l'],
+        {
+          user: 'sscalice',
+        },
+      );
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^NoNewPrivs:\s+1\n0\n$/);
     } finally {
@@ -72,9 +75,12 @@ describe.skipIf(skip)(`the isolation profiles as systemd applies them${skip ? ` 
   it('relaxed: the program sees NoNewPrivs 0 and the shared /tmp', async () => {
     await bed.run(['touch', '/tmp/ssc-host-marker']);
     try {
-      const r = await bed.run([SSC_BIN, '--isolation=relaxed', '--no-tty', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status; ls /tmp'], {
-        user: 'sscalice',
-      });
+      const r = await bed.run(
+        [SSC_BIN, '--isolation=relaxed', '--no-tty', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status; ls /tmp'],
+        {
+          user: 'sscalice',
+        },
+      );
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^NoNewPrivs:\s+0\n/);
       expect(r.stdout).toContain('ssc-host-marker');
@@ -83,10 +89,14 @@ describe.skipIf(skip)(`the isolation profiles as systemd applies them${skip ? ` 
     }
   });
 
-  it('the original\'s flag syntax selects the same profiles', async () => {
-    const r = await bed.run([SSC_BIN, '-tty=false', '-isolation', 'relaxed', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status'], { user: 'sscalice' });
+  it("the original's flag syntax selects the same profiles", async () => {
+    const r = await bed.run([SSC_BIN, '-tty=false', '-isolation', 'relaxed', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status'], {
+      user: 'sscalice',
+    });
     expect(r.stdout).toMatch(/NoNewPrivs:\s+0/);
-    const r2 = await bed.run([SSC_BIN, '-tty=false', '-isolation=strict', '-wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status'], { user: 'sscalice' });
+    const r2 = await bed.run([SSC_BIN, '-tty=false', '-isolation=strict', '-wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status'], {
+      user: 'sscalice',
+    });
     expect(r2.stdout).toMatch(/NoNewPrivs:\s+1/);
   });
 });
