@@ -17,6 +17,7 @@ import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
 import { killedForMemory, readOomKills } from './oom.js';
 import { resolveProgram } from './resolve.js';
+import { SignalForwarder } from './signals.js';
 import { verifyDropped } from './verify.js';
 
 export interface LaunchOptions {
@@ -28,7 +29,6 @@ export interface LaunchOptions {
 }
 
 const REPLY_LIMIT = 1024 * 1024;
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
 async function askBroker(request: LaunchRequest): Promise<BrokerReply> {
   const sock = socketOnFd(BROKER_FD);
@@ -84,6 +84,8 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     stdio: wait ? 'inherit' : 'journal',
   };
 
+  // Signals first, then the watch, then the start: nothing the program does is missed.
+  const forwarder = wait ? new SignalForwarder() : null;
   // Watch before the start so that a program ending at once is still seen.
   const watch = wait ? await (await import('../systemd/watch.js')).watchUnit(unitObjectPath(unit)) : null;
   try {
@@ -99,24 +101,8 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     if (opts.verbose) process.stderr.write(`ssc: started ${unit}\n`);
     if (!watch) return EXIT.ok;
 
-    const forward = new Map<string, () => void>();
-    let mainPid = 0;
-    for (const sig of FORWARDED_SIGNALS) {
-      const h = () => {
-        if (mainPid > 0) {
-          try {
-            process.kill(mainPid, sig);
-          } catch {
-            /* already gone */
-          }
-        }
-      };
-      forward.set(sig, h);
-      process.on(sig, h);
-    }
-    watch.onMainPid((pid) => (mainPid = pid));
+    watch.onMainPid((pid) => forwarder?.setPid(pid));
     const end = await watch.ended;
-    for (const [sig, h] of forward) process.off(sig, h);
     if (killedForMemory(end, oomBefore, readOomKills()))
       warn(
         `${program} was killed: out of memory (the ${opts.isolation} profile caps it at 70% of RAM, and all contained programs together at 80%)`,
@@ -126,6 +112,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     }
     return exitCodeFor(end);
   } finally {
+    forwarder?.dispose();
     watch?.close();
   }
 }
