@@ -20,7 +20,11 @@ for (let i = 0; i < N; i++) {
   if (i % 2) order.reverse();
   for (const name of order) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', outFile, ...variants[name]], { env, cwd: '/', stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', outFile, ...variants[name]], {
+      env,
+      cwd: '/',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) {
       console.error(`${name} failed (${r.status}): ${r.stderr}`);
