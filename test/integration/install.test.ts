@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bed } from '../bed/bed.js';
+import { bedSkipReason, getBed } from '../bed/index.js';
+import { REPO_ROOT } from '../bed/local.js';
+import { SSC_BIN } from '../bed/users.js';
+
+const skip = bedSkipReason();
+
+/** Every installed file with owner, mode and checksum, sorted. */
+const LISTING = `for f in $(cat /usr/local/lib/ssc/MANIFEST) /usr/local/lib/ssc/MANIFEST; do
+  printf '%s %s %s\\n' "$f" "$(stat -c '%U:%G %a' "$f")" "$(sha256sum < "$f" | cut -c1-16)"; done | sort`;
+
+describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let bed: Bed;
+  beforeAll(() => {
+    bed = getBed();
+  });
+  afterAll(async () => {
+    // Leave the bed as the other test files expect it: installed.
+    await bed.run(['./install.sh'], { cwd: REPO_ROOT });
+  });
+
+  it('installs the launcher setuid root and everything else root-owned and not group/other-writable', async () => {
+    const r = await bed.sh(LISTING);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/bin\/ssc root:root 4755 /));
+    expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/systemd\/system\/ssc\.slice root:root 644 /));
+    expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/tmpfiles\.d\/ssc\.conf root:root 644 /));
+    for (const f of ['ssc.js', 'broker.js', 'ssc_native.node', 'uwrap.node', 'package.json'])
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^/usr/local/lib/ssc/${f.replace('.', '\\.')} root:root 644 `)));
+    for (const l of lines) expect(l).toMatch(/ root:root (4755|644) /);
+    expect((await bed.run(['systemctl', 'show', '-p', 'LoadState', '--value', 'ssc.slice'])).stdout).toBe('loaded\n');
+  });
+
+  it('is idempotent: a second run leaves exactly the same files', async () => {
+    const before = await bed.sh(LISTING);
+    const again = await bed.run(['./install.sh'], { cwd: REPO_ROOT });
+    expect(again.code).toBe(0);
+    expect((await bed.sh(LISTING)).stdout).toBe(before.stdout);
+  });
+
+  it('--uninstall removes exactly what it installed, and ssc is gone', async () => {
+    const manifest = (await bed.run(['cat', '/usr/local/lib/ssc/MANIFEST'])).stdout.trim().split('\n');
+    const r = await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT });
+    expect(r.code).toBe(0);
+    for (const f of [...manifest, '/usr/local/lib/ssc']) expect((await bed.run(['test', '-e', f])).code, f).toBe(1);
+    // What was there before the install (the directories) stays.
+    expect((await bed.run(['test', '-d', '/usr/local/lib/systemd/system'])).code).toBe(0);
+    expect((await bed.run([SSC_BIN, '--version'], { user: 'sscalice' })).code).toBe(127);
+  });
+});
