@@ -4,20 +4,6 @@
 // connection, the message type and variants.
 declare module 'dbus-next/lib/connection.js' {
   import type { EventEmitter } from 'node:events';
-  export interface RawMessage {
-    type: number;
-    serial: number | null;
-    replySerial?: number;
-    sender?: string;
-    destination?: string;
-    path?: string;
-    interface?: string;
-    member?: string;
-    errorName?: string;
-    signature?: string;
-    body: unknown[];
-    flags?: number;
-  }
   export interface Connection extends EventEmitter {
     stream: NodeJS.ReadWriteStream & { fd?: number; _handle?: { fd?: number }; supportsUnixFd?: boolean; destroy?: () => void };
     message(msg: unknown): void;
