@@ -11,6 +11,7 @@ const sample: Handoff = {
     umask: 0o027,
     cwdErrno: 0,
     nofileSoft: 1024,
+    pid: 4321,
     groups: [1001, 27],
   },
   argv: [Buffer.from('ssc'), Buffer.from('a\nb'), Buffer.from([0xff, 0x00, 0x41])],
@@ -25,6 +26,17 @@ describe('the hand-off', () => {
   it('carries a failed getcwd as an errno and no path', () => {
     const h = { ...sample, header: { ...sample.header, cwdErrno: 2 }, cwd: null };
     expect(decodeHandoff(encodeHandoff(h))).toEqual(h);
+  });
+  it("lays the header out as handoff.h says: the launcher's PID at 36, the groups from 44", () => {
+    const buf = encodeHandoff(sample);
+    expect(buf.subarray(0, 4).toString('latin1')).toBe('SSCH');
+    expect([4, 8, 16, 32, 36, 40, 44, 48].map((o) => buf.readUInt32LE(o))).toEqual([2, 52, 1000, 1024, 4321, 2, 1001, 27]);
+  });
+  it('refuses a version 1 header (a launcher older than this front end or broker) and a PID of 0', () => {
+    const old = encodeHandoff(sample);
+    old.writeUInt32LE(1, 4);
+    expect(() => decodeHandoff(old)).toThrow(/version 1, expected 2/);
+    expect(() => decodeHandoff(encodeHandoff({ ...sample, header: { ...sample.header, pid: 0 } }))).toThrow(/pid out of range/);
   });
   it('rejects every truncation and any trailing byte', () => {
     const buf = encodeHandoff(sample);

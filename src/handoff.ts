@@ -9,10 +9,12 @@ import { fstatSync, readlinkSync, readSync } from 'node:fs';
 
 export const HANDOFF_FD = 3;
 export const BROKER_FD = 4;
-export const HANDOFF_VERSION = 1;
+export const HANDOFF_VERSION = 2;
 export const F_PRIVILEGED = 0x1;
 const MAGIC = 0x48435353; // "SSCH" read as little-endian u32
-const FIXED_HEADER = 40;
+const FIXED_HEADER = 44;
+/** PID_MAX_LIMIT on 64-bit Linux: no PID is larger. */
+const PID_MAX = 4_194_304;
 
 export interface HandoffHeader {
   flags: number;
@@ -22,11 +24,21 @@ export interface HandoffHeader {
   umask: number;
   cwdErrno: number;
   nofileSoft: number;
+  /**
+   * The launcher's PID before it forked, which the front end keeps: the process
+   * whose logind session the unit binds to. Every decoded header has it; it is
+   * optional only so that a header made up without the launcher (the
+   * un-installed front end) need not invent one.
+   */
+  pid?: number;
   groups: number[];
 }
 
+/** A header as the launcher wrote it. */
+export type LauncherHeader = HandoffHeader & { pid: number };
+
 export interface Handoff {
-  header: HandoffHeader;
+  header: LauncherHeader;
   argv: Buffer[];
   env: Buffer[];
   /** The caller's cwd as bytes, or null when getcwd() failed (see header.cwdErrno). */
@@ -63,7 +75,7 @@ class Reader {
   }
 }
 
-export function decodeHeader(buf: Buffer): { header: HandoffHeader; dataOffset: number } {
+export function decodeHeader(buf: Buffer): { header: LauncherHeader; dataOffset: number } {
   if (buf.length < FIXED_HEADER) throw new HandoffError('hand-off shorter than its header');
   const r = new Reader(buf, 0);
   if (r.u32('magic') !== MAGIC) throw new HandoffError('hand-off has a bad magic number');
@@ -76,6 +88,7 @@ export function decodeHeader(buf: Buffer): { header: HandoffHeader; dataOffset: 
   const umask = r.u32('umask');
   const cwdErrno = r.u32('cwd errno');
   const nofileSoft = r.u32('nofile');
+  const pid = r.u32('pid');
   const ngroups = r.u32('ngroups');
   if (ngroups > 65536) throw new HandoffError('hand-off has too many groups');
   if (headerLen !== FIXED_HEADER + 4 * ngroups || headerLen > buf.length)
@@ -83,8 +96,9 @@ export function decodeHeader(buf: Buffer): { header: HandoffHeader; dataOffset: 
   const groups: number[] = [];
   for (let i = 0; i < ngroups; i++) groups.push(r.u32('group'));
   if (umask > 0o777) throw new HandoffError('hand-off umask out of range');
+  if (pid === 0 || pid > PID_MAX) throw new HandoffError('hand-off pid out of range');
   return {
-    header: { flags, privileged: (flags & F_PRIVILEGED) !== 0, ruid, rgid, umask, cwdErrno, nofileSoft, groups },
+    header: { flags, privileged: (flags & F_PRIVILEGED) !== 0, ruid, rgid, umask, cwdErrno, nofileSoft, pid, groups },
     dataOffset: headerLen,
   };
 }
@@ -121,6 +135,7 @@ export function encodeHandoff(h: Handoff): Buffer {
   u32(h.header.umask);
   u32(h.header.cwdErrno);
   u32(h.header.nofileSoft);
+  u32(h.header.pid);
   u32(h.header.groups.length);
   h.header.groups.forEach(u32);
   u32(h.argv.length);

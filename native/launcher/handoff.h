@@ -17,8 +17,10 @@
  *    24   umask        the caller's umask
  *    28   cwd_errno    0 when getcwd() succeeded, else its errno (cwd_len is then 0)
  *    32   nofile_soft  the caller's RLIMIT_NOFILE soft limit (0xffffffff = unlimited or larger)
- *    36   ngroups      number of supplementary groups that follow
- *    40   groups[ngroups]
+ *    36   pid          the launcher's getpid() before it forks: the front end's PID (the parent
+ *                      keeps it across exec), which the broker asks logind about (version 2)
+ *    40   ngroups      number of supplementary groups that follow
+ *    44   groups[ngroups]
  *
  *   Caller data (opaque bytes: the caller controls all of it)
  *         argc, then argc x (len, bytes)    argv[0] included, no terminating NULs
@@ -29,7 +31,7 @@
 #define SSC_HANDOFF_H
 
 #define SSC_HANDOFF_MAGIC "SSCH"
-#define SSC_HANDOFF_VERSION 1u
+#define SSC_HANDOFF_VERSION 2u
 #define SSC_HANDOFF_FD 3
 /* The socketpair end between front end and broker, present only when privileged. */
 #define SSC_BROKER_FD 4

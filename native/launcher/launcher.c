@@ -44,7 +44,7 @@
 #define EXIT_LAUNCHER 125
 /* Node aborts at start-up with fewer descriptors than this. */
 #define MIN_NOFILE 32
-#define HEADER_FIXED_LEN 40
+#define HEADER_FIXED_LEN 44
 
 static char *const fixed_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 
@@ -55,6 +55,7 @@ struct caller {
   gid_t *groups;
   int ngroups;
   mode_t umask;
+  pid_t pid; /* ours before the fork: the front end keeps it */
   char *cwd; /* NULL when getcwd() failed; cwd_errno says why */
   int cwd_errno;
   struct rlimit limits[RLIM_NLIMITS];
@@ -235,6 +236,7 @@ static void record_caller(struct caller *c) {
   if (c->ngroups == -1)
     die_with_error("getgroups");
   c->umask = umask(022); /* also the privileged side's umask from here on */
+  c->pid = getpid();
   c->cwd = getcwd(NULL, 0);
   c->cwd_errno = c->cwd == NULL ? errno : 0;
   for (int r = 0; r < RLIM_NLIMITS; r++)
@@ -430,7 +432,8 @@ static int write_handoff(const struct caller *c, char **argv, char **envp) {
   put_u32(h + 24, c->umask);
   put_u32(h + 28, (uint32_t)c->cwd_errno);
   put_u32(h + 32, nofile >= UINT32_MAX ? UINT32_MAX : (uint32_t)nofile);
-  put_u32(h + 36, (uint32_t)c->ngroups);
+  put_u32(h + 36, (uint32_t)c->pid);
+  put_u32(h + 40, (uint32_t)c->ngroups);
   for (int i = 0; i < c->ngroups; i++)
     put_u32(h + HEADER_FIXED_LEN + 4 * (size_t)i, c->groups[i]);
   write_all(fd, h, header_len);

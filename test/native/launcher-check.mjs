@@ -133,7 +133,7 @@ function decode(b64) {
   };
   const magic = b.subarray(0, 4).toString('latin1');
   off = 4;
-  const h = { magic, version: u32(), headerLen: u32(), flags: u32(), ruid: u32(), rgid: u32(), umask: u32(), cwdErrno: u32(), nofile: u32() };
+  const h = { magic, version: u32(), headerLen: u32(), flags: u32(), ruid: u32(), rgid: u32(), umask: u32(), cwdErrno: u32(), nofile: u32(), pid: u32() };
   const ngroups = u32();
   h.groups = Array.from({ length: ngroups }, u32);
   const argv = Array.from({ length: u32() }, bytes);
@@ -201,9 +201,10 @@ const pwned = () => fs.readdirSync(out).filter((f) => f.startsWith('pwned') || f
     const d = decode(f.handoff.data);
     equal(
       d.header,
-      { magic: 'SSCH', version: 1, headerLen: 48, flags: 1, ruid: nobody, rgid: nobody, umask: 0o027, cwdErrno: 0, nofile: 1000, groups: [100, 65533] },
-      'hand-off header: kernel facts about the caller',
+      { magic: 'SSCH', version: 2, headerLen: 52, flags: 1, ruid: nobody, rgid: nobody, umask: 0o027, cwdErrno: 0, nofile: 1000, pid: f.pid, groups: [100, 65533] },
+      'hand-off header: kernel facts about the caller, the launcher\'s PID = the front end\'s',
     );
+    check(d.header.pid !== k.pid, 'hand-off pid is not the broker\'s', [d.header.pid, k.pid]);
     equal(
       hex(d.argv),
       hex([Buffer.from(bin), Buffer.from('case1'), Buffer.from('line1\nline2'), Buffer.from([0xff, 0xfe, ...Buffer.from('bytes')]), Buffer.alloc(0)]),
@@ -328,6 +329,7 @@ refusal('library path is not a directory', () => fs.chmodSync(`${lib}/ssc.js`, 0
   if (r.dev) {
     equal([r.dev.uid, (r.dev.fds['4'] ?? '').startsWith('socket:'), r.dev.env], [ids(nobody), false, { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }], 'unprivileged: caller ids, no socket on fd 4, fixed environment');
     equal(decode(r.dev.handoff.data).header.flags, 0, 'unprivileged: flags without SSC_HANDOFF_F_PRIVILEGED');
+    equal(decode(r.dev.handoff.data).header.pid, r.dev.pid, 'unprivileged: hand-off pid is the front end\'s (no fork)');
   }
   const plain = runAs('cd /; exec "$BASE/bin/ssc-nosuid" plain', { wantBroker: false });
   check(plain.status === 0 && plain.front !== null && plain.dev === null, 'unprivileged without SSC_DEV_LIBDIR: the compiled-in front end');
@@ -338,6 +340,7 @@ refusal('library path is not a directory', () => fs.chmodSync(`${lib}/ssc.js`, 0
   const r = runAs('cd /; exec "$BIN" root', { asRoot: true });
   check(r.front !== null && r.broker !== null, 'root caller: both ran', r.stderr);
   if (r.front) equal([r.front.uid, decode(r.front.handoff.data).header.flags], [ids(0), 1], 'root caller: front end root, privileged flag');
+  if (r.front) equal(decode(r.front.handoff.data).header.pid, r.front.pid, 'root caller: hand-off pid is the front end\'s');
 }
 
 console.log(`1..${count}`);
