@@ -204,6 +204,21 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(r.stderr).toMatch(/^ssc: not running with privileges[^\n]*\n$/);
   });
 
+  it('on a file system mounted nosuid (setuid bit ignored) it says it is not privileged and exits 125', async () => {
+    const setup = await bed.sh(
+      `mkdir -p /mnt/ssc-nosuid && mount -t tmpfs -o nosuid,mode=755 ssc-nosuid /mnt/ssc-nosuid && cp -a ${SSC_BIN} /mnt/ssc-nosuid/ssc`,
+    );
+    expect(setup.code).toBe(0);
+    try {
+      expect((await bed.run(['stat', '-c', '%a %U', '/mnt/ssc-nosuid/ssc'])).stdout).toBe('4755 root\n');
+      const r = await bed.run(['/mnt/ssc-nosuid/ssc', '--no-tty', 'true'], { user: 'sscalice' });
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^ssc: not running with privileges[^\n]*nosuid[^\n]*\n$/);
+    } finally {
+      await bed.sh('umount /mnt/ssc-nosuid; rmdir /mnt/ssc-nosuid');
+    }
+  });
+
   it('an argument that is not UTF-8 is a usage error, not silently changed', async () => {
     const r = await bed.sh(`exec ${SSC_BIN} --no-tty --wait printf "$(printf 'a\\377b')"`, { user: 'sscalice' });
     expect(r.code).toBe(2);
