@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNIT_PROPERTY_SIGNATURES } from '../systemd/signatures.js';
-import { planService, RequestError, validateRequest, type LaunchRequest } from './plan.js';
+import { planService, RequestError, sessionScope, validateRequest, type LaunchRequest } from './plan.js';
 import { PROFILE_NAMES } from './profiles.js';
 
 const TAG = '0123456789abcdef';
@@ -17,8 +17,8 @@ const base: LaunchRequest = {
 const caller = { uid: 1000, gid: 1000, umask: 0o022 };
 const host = { cores: 4 };
 
-function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x') {
-  return new Map(planService({ request: req, caller, host, environmentFile: envFile }) as [string, unknown][]);
+function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x', scope: string | null = null) {
+  return new Map(planService({ request: req, caller, host, environmentFile: envFile, sessionScope: scope }) as [string, unknown][]);
 }
 
 describe('planService', () => {
@@ -69,6 +69,38 @@ describe('planService', () => {
       0, 1, 2,
     ]);
   });
+  it("binds the unit to the caller's session scope and orders it after it, exactly when a session is given", () => {
+    const bound = propsOf(base, null, 'session-c1.scope');
+    expect(bound.get('BindsTo')).toEqual(['session-c1.scope']);
+    expect(bound.get('After')).toEqual(['session-c1.scope']);
+    for (const p of [
+      propsOf(base),
+      propsOf(base, null, null),
+      new Map(planService({ request: base, caller, host, environmentFile: null }) as [string, unknown][]),
+    ]) {
+      expect(p.has('BindsTo')).toBe(false);
+      expect(p.has('After')).toBe(false);
+    }
+  });
+  it('refuses a session scope that is not one logind makes', () => {
+    for (const bad of [
+      'user@1000.service',
+      'session-.scope',
+      'session-1.scope/../x',
+      'session-a b.scope',
+      'init.scope',
+      'session-1.service',
+    ])
+      expect(() => propsOf(base, null, bad)).toThrow(/not a session scope/);
+  });
+  it("names the scope of a session only when it is the caller's own", () => {
+    expect(sessionScope({ id: '7', uid: 1000 }, 1000)).toBe('session-7.scope');
+    expect(sessionScope({ id: 'c12', uid: 1000 }, 1000)).toBe('session-c12.scope');
+    expect(sessionScope({ id: '7', uid: 1001 }, 1000)).toBeNull();
+    expect(sessionScope(null, 1000)).toBeNull();
+    for (const id of ['', '1.scope x', '../x', 'a-b', 'é'.repeat(2)])
+      expect(() => sessionScope({ id, uid: 1000 }, 1000)).toThrow(/session ID/);
+  });
   it('names only properties from the signature table, whatever the request', () => {
     const anyString = fc.string({ unit: 'grapheme', maxLength: 30 });
     fc.assert(
@@ -77,8 +109,15 @@ describe('planService', () => {
         fc.array(anyString, { minLength: 1, maxLength: 5 }),
         fc.constantFrom<'journal' | 'inherit'>('journal', 'inherit'),
         fc.integer({ min: 1, max: 512 }),
-        (profile, argv, stdio, cores) => {
-          const props = planService({ request: { ...base, profile, argv, stdio }, caller, host: { cores }, environmentFile: null });
+        fc.constantFrom(null, 'session-2.scope', 'session-c1.scope'),
+        (profile, argv, stdio, cores, scope) => {
+          const props = planService({
+            request: { ...base, profile, argv, stdio },
+            caller,
+            host: { cores },
+            environmentFile: null,
+            sessionScope: scope,
+          });
           for (const [name] of props) expect(Object.keys(UNIT_PROPERTY_SIGNATURES)).toContain(name);
           const map = new Map(props as [string, unknown][]);
           expect(map.get('User')).toBe('1000');

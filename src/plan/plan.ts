@@ -112,6 +112,26 @@ export interface PlanInput {
   host: HostFacts;
   /** Root-owned file holding the environment; deleted once the program runs. */
   environmentFile: string | null;
+  /**
+   * The scope of the caller's logind session (sessionScope() made it), when the
+   * caller runs in one: the unit then ends with the session, as at logout.
+   */
+  sessionScope?: string | null;
+}
+
+/** logind's session IDs: letters and digits only (session_id_valid() in systemd). */
+const SESSION_ID = /^[A-Za-z0-9]{1,64}$/;
+const SESSION_SCOPE = /^session-[A-Za-z0-9]{1,64}\.scope$/;
+
+/**
+ * The scope to bind a unit to, given the session logind says the caller's
+ * process is in: only a session of the caller's own uid (a reused PID could
+ * name someone else's), and only an ID logind could have made.
+ */
+export function sessionScope(session: { id: string; uid: number } | null, callerUid: number): string | null {
+  if (session === null || session.uid !== callerUid) return null;
+  if (!SESSION_ID.test(session.id)) throw new Error(`logind gave a session ID ssc does not expect: ${JSON.stringify(session.id)}`);
+  return `session-${session.id}.scope`;
 }
 
 function baseName(path: string): string {
@@ -119,10 +139,11 @@ function baseName(path: string): string {
 }
 
 /** The exact properties of the transient service. Nothing else reaches systemd. */
-export function planService({ request, caller, host, environmentFile }: PlanInput): UnitProperty[] {
+export function planService({ request, caller, host, environmentFile, sessionScope = null }: PlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (!Number.isInteger(caller.uid) || caller.uid < 0 || !Number.isInteger(caller.gid) || caller.gid < 0)
     throw new RequestError('invalid caller ids');
+  if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
   const program = baseName(request.execPath);
   const exec: ExecCommand = [request.execPath, request.argv, ['no-env-expand']];
   const props: UnitProperty[] = [
@@ -154,6 +175,12 @@ export function planService({ request, caller, host, environmentFile }: PlanInpu
     // would look like a failed start.
     props.push(['EnvironmentFiles', [[environmentFile, true]]]);
     props.push(['ExecStopPostEx', [rm]]);
+  }
+  if (sessionScope !== null) {
+    // Stopped when the session ends (logout, terminate-session), and ordered
+    // after it so that it is stopped before the session's processes are.
+    props.push(['BindsTo', [sessionScope]]);
+    props.push(['After', [sessionScope]]);
   }
   if (request.stdio === 'inherit') {
     props.push(['StandardInputFileDescriptor', 0]);

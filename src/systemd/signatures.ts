@@ -15,6 +15,12 @@ export const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 export const DBUS_NAME = 'org.freedesktop.DBus';
 export const DBUS_PATH = '/org/freedesktop/DBus';
 export const DBUS_INTERFACE = 'org.freedesktop.DBus';
+export const LOGIN_BUS_NAME = 'org.freedesktop.login1';
+export const LOGIN_OBJECT_PATH = '/org/freedesktop/login1';
+export const LOGIN_MANAGER_INTERFACE = 'org.freedesktop.login1.Manager';
+export const LOGIN_SESSION_INTERFACE = 'org.freedesktop.login1.Session';
+/** GetSessionByPID's answer for a process outside every session. */
+export const NO_SESSION_FOR_PID = 'org.freedesktop.login1.NoSessionForPID';
 
 /** The system bus socket: fixed, never taken from the environment. */
 export const SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
@@ -28,6 +34,14 @@ export const METHODS = {
   Subscribe: { iface: MANAGER_INTERFACE, in: '', out: '' },
   GetAll: { iface: PROPERTIES_INTERFACE, in: 's', out: 'a{sv}' },
   Get: { iface: PROPERTIES_INTERFACE, in: 'ss', out: 'v' },
+  GetSessionByPID: { iface: LOGIN_MANAGER_INTERFACE, in: 'u', out: 'o' },
+} as const;
+
+/** Properties of a logind session that ssc reads (org.freedesktop.login1.Session), with their D-Bus types. */
+export const LOGIN_SESSION_PROPERTY_SIGNATURES = {
+  Id: 's',
+  /** (uid, user object path) */
+  User: '(uo)',
 } as const;
 
 /** Signal signatures ssc listens to. */
