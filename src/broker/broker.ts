@@ -5,7 +5,8 @@
  * The launcher forks it as a child of the caller's process and execs it with a
  * fixed environment. It reads the caller's ids from the launcher's header,
  * connects to the fixed system bus socket, reads one request from the front
- * end, checks it, writes the environment file, starts the unit, waits for the
+ * end, checks it, asks logind which session the launcher's PID is in (to bind
+ * the unit to it), writes the environment file, starts the unit, waits for the
  * start job, replies and exits. It never opens a path the caller names, never
  * runs anything, and closes the bus connection before replying.
  */
@@ -15,9 +16,10 @@ import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
 import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
-import { planService, REQUEST_LIMITS, RequestError, validateRequest } from '../plan/plan.js';
+import { planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { readServiceState, startTransientUnit } from '../systemd/client.js';
+import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import type { Native } from '../native/native.js';
@@ -26,6 +28,25 @@ import type { Native } from '../native/native.js';
 export const ENV_DIR = '/run/ssc';
 
 class Refusal extends Error {}
+
+/** How long logind may take to say which session the caller is in. */
+const LOGIND_TIMEOUT_MS = 5000;
+
+/** sessionOfPid, bounded in time: a stuck logind must not hold a root process. */
+async function askLogind(bus: Bus, pid: number): Promise<LoginSession | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`logind did not say within ${LOGIND_TIMEOUT_MS / 1000} s which session you are in`)),
+      LOGIND_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([sessionOfPid(bus, pid), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Same set of groups, ignoring order and the primary group's presence. */
 export function sameGroups(a: readonly number[], b: readonly number[], primary: number): boolean {
@@ -96,6 +117,10 @@ export async function runBroker(native: Native): Promise<number> {
   // Connect while the request is read: both take a few milliseconds.
   const busPromise = Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true });
   busPromise.catch(() => undefined);
+  // Which logind session the caller's process (the front end, whose PID the
+  // launcher wrote) is in, asked as soon as the bus is up.
+  const sessionPromise = busPromise.then((b) => askLogind(b, header.pid));
+  sessionPromise.catch(() => undefined);
   let bus: Bus | null = null;
   let envFile: string | null = null;
   try {
@@ -122,6 +147,7 @@ export async function runBroker(native: Native): Promise<number> {
       caller: { uid: header.ruid, gid: header.rgid, umask: header.umask },
       host: { cores: availableParallelism() },
       environmentFile: envFile,
+      sessionScope: sessionScope(await sessionPromise, header.ruid),
     });
     const job = await startTransientUnit(bus, request.unit, props);
     // The start job is over: the program has been exec'd (Type=exec) and the
