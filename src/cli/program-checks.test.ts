@@ -20,7 +20,7 @@ describe('privilegeNeed', () => {
   });
 
   it('names a setgid program, but only with group execute (otherwise the bit means no setgid)', () => {
-    expect(privilegeNeed(facts({ path: '/usr/bin/crontab', mode: 0o102755, gid: 107 }), caller)).toBe('is setgid (group 107)');
+    expect(privilegeNeed(facts({ path: '/usr/bin/crontab', mode: 0o102755, gid: 107 }), caller)).toBe('is setgid to group 107');
     expect(privilegeNeed(facts({ mode: 0o102745, gid: 107 }), caller)).toBeNull();
   });
 

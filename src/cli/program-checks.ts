@@ -52,7 +52,7 @@ export const SNAP_LAUNCHER = '/usr/bin/snap';
 export function privilegeNeed(f: ProgramFacts, caller: Caller): string | null {
   if (f.mode & S_ISUID && f.uid !== caller.uid) return `is setuid ${f.uid === 0 ? 'root' : `to uid ${f.uid}`}`;
   if ((f.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) && f.gid !== caller.gid && !caller.groups.includes(f.gid))
-    return `is setgid (group ${f.gid})`;
+    return `is setgid to group ${f.gid}`;
   if (posix.normalize(f.path).startsWith(SNAP_BIN_DIR) || f.realPath === SNAP_LAUNCHER)
     return 'is a snap, which starts through the setuid snap-confine';
   if (f.scriptExecsSnap !== null) return `runs the snap ${f.scriptExecsSnap}, which starts through the setuid snap-confine`;
