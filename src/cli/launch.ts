@@ -9,14 +9,16 @@ import { BROKER_FD } from '../handoff.js';
 import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
 import type { LaunchRequest } from '../plan/plan.js';
-import type { ProfileName } from '../plan/profiles.js';
+import { PROFILES, type ProfileName } from '../plan/profiles.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
 import { errnoName } from './os-errors.js';
 import { EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
 import { killedForMemory, readOomKills } from './oom.js';
+import { checkProgram } from './program-checks.js';
 import { resolveProgram } from './resolve.js';
+import { carrySessionFiles } from './session-files.js';
 import { SignalForwarder } from './signals.js';
 import { verifyDropped } from './verify.js';
 
@@ -67,6 +69,10 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   }
   const found = resolveProgram(program, vars.get('PATH'), cwd);
   if (!found.ok) throw new SscError(found.code, found.message);
+  const profile = PROFILES[opts.isolation];
+  const refused = checkProgram(found.path, profile, { uid: inv.header.ruid, gid: inv.header.rgid, groups: inv.header.groups });
+  if (refused !== null) throw new SscError(EXIT.cannotExecute, refused);
+  for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
 
   const terminal = opts.tty ?? isatty(0);
   if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
