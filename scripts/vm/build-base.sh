@@ -23,11 +23,12 @@ set -euo pipefail
 
 # ---- what goes into the VM: extend here ------------------------------------
 # Installed with apt inside the debootstrapped minbase tree, the kernel too.
-# passwd/adduser: the tests' globalSetup makes users with useradd. Add e.g.
-# "xvfb x11-utils xauth" when the tests want an X server; SSC_VM_EXTRA_PACKAGES
-# adds packages without editing this file.
+# passwd/adduser: the tests' globalSetup makes users with useradd; xvfb,
+# x11-utils (xdpyinfo), xauth: the desktop-session test's X server and client.
+# SSC_VM_EXTRA_PACKAGES adds packages without editing this file.
 SSC_VM_PACKAGES="linux-image-amd64 systemd systemd-sysv udev dbus dbus-user-session
   libpam-systemd login passwd adduser sudo procps util-linux kmod python3 tmux
+  xvfb x11-utils xauth
   ${SSC_VM_EXTRA_PACKAGES:-}"
 SUITE=bookworm
 # -----------------------------------------------------------------------------
