@@ -44,7 +44,7 @@ describe.skipIf(xSkip)(
       );
       expect(xvfb.code).toBe(0);
       const up = await bed.sh(
-        `for i in $(seq 100); do XAUTHORITY=${COOKIE} xdpyinfo -display ${DISPLAY} >/dev/null 2>&1 && exit 0; sleep 0.1; done; cat /tmp/ssc-test-xvfb-73.log; exit 1`,
+        `for i in $(seq 300); do XAUTHORITY=${COOKIE} xdpyinfo -display ${DISPLAY} >/dev/null 2>&1 && exit 0; sleep 0.1; done; cat /tmp/ssc-test-xvfb-73.log; exit 1`,
         { user: 'sscalice' },
       );
       expect(up.code, `Xvfb did not come up: ${up.stdout}`).toBe(0);
