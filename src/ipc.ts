@@ -1,16 +1,25 @@
 /**
- * The one exchange between the unprivileged front end and the root broker, over
- * the launcher's socketpair: the front end writes one JSON request and
- * half-closes; the broker answers with one JSON reply and closes.
+ * The exchange between the unprivileged front end and the root broker over the
+ * launcher's socketpair, in length-prefixed frames (u32 little-endian + bytes):
+ *
+ *   front end → broker   "launch"        as soon as it knows it will start a unit
+ *   front end → broker   request (JSON)  then it half-closes
+ *   broker → front end   reply (JSON)    then it closes
+ *
+ * A front end that ends the stream without "launch" (help, version, usage
+ * errors, refusals before the start) makes the broker exit without ever
+ * connecting to the bus.
  */
 import { Socket } from 'node:net';
+
+export const LAUNCH = 'launch';
 
 export type BrokerReply =
   | { ok: true; unit: string }
   | {
       ok: false;
-      /** 'request': the request was refused; 'start': systemd did not start the unit; 'internal': the broker failed. */
-      kind: 'request' | 'start' | 'internal';
+      /** 'request': the request was refused; 'start': systemd did not start the unit; 'bus': no system bus; 'internal': the broker failed. */
+      kind: 'request' | 'start' | 'bus' | 'internal';
       message: string;
       unit?: string;
       result?: string;
@@ -22,28 +31,68 @@ export function socketOnFd(fd: number): Socket {
   return new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
 }
 
-/** Read until end of stream, refusing more than `limit` bytes. */
-export function readAll(sock: Socket, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+export class FrameError extends Error {}
+
+/** Reads frames off a socket, refusing any longer than its limit; null means the peer ended the stream. */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private ended = false;
+  private error: Error | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly sock: Socket) {
     sock.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        sock.destroy();
-        reject(new Error(`message larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
+      this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
+      this.wake?.();
     });
-    sock.once('end', () => resolve(Buffer.concat(chunks)));
-    sock.once('error', reject);
-  });
+    sock.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    sock.on('error', (e) => {
+      this.error = e;
+      this.wake?.();
+    });
+  }
+
+  async next(limit: number): Promise<Buffer | null> {
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.buf.length >= 4) {
+        const n = this.buf.readUInt32LE(0);
+        if (n > limit) {
+          this.sock.destroy();
+          throw new FrameError(`message larger than ${limit} bytes`);
+        }
+        if (this.buf.length >= 4 + n) {
+          const frame = this.buf.subarray(4, 4 + n);
+          this.buf = this.buf.subarray(4 + n);
+          return frame;
+        }
+      }
+      if (this.ended) {
+        if (this.buf.length > 0) throw new FrameError('stream ended inside a message');
+        return null;
+      }
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+    }
+  }
 }
 
-export function writeAndEnd(sock: Socket, data: string): Promise<void> {
+export function frame(data: string | Buffer): Buffer {
+  const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+/** Write one frame; with `end`, half-close after it. */
+export function send(sock: Socket, data: string | Buffer, { end = false } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    sock.once('error', reject);
-    sock.end(data, () => resolve());
+    const done = (err?: Error | null) => (err ? reject(err) : resolve());
+    if (end) sock.end(frame(data), () => resolve());
+    else sock.write(frame(data), done);
+    if (end) sock.once('error', reject);
   });
 }

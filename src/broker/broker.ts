@@ -14,13 +14,13 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
-import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
+import { FrameReader, LAUNCH, send, socketOnFd, type BrokerReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { readServiceState, startTransientUnit } from '../systemd/client.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
-import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
+import { SYSTEM_BUS_ADDRESS, SYSTEM_BUS_PATH } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import type { Native } from '../native/native.js';
 
@@ -112,9 +112,17 @@ export async function runBroker(native: Native): Promise<number> {
   const { header } = decodeHeader(raw);
   if (!header.privileged || process.getuid?.() !== 0 || process.geteuid?.() !== 0) return 125;
   const sock = socketOnFd(BROKER_FD);
-  const reply = async (r: BrokerReply) => writeAndEnd(sock, JSON.stringify(r));
+  const frames = new FrameReader(sock);
+  const reply = async (r: BrokerReply) => send(sock, JSON.stringify(r), { end: true });
+  // Help, version, usage errors: the front end never says "launch", and the
+  // broker exits without ever connecting to the bus.
+  const intent = await frames.next(LAUNCH.length).catch(() => null);
+  if (intent === null || intent.toString() !== LAUNCH) {
+    sock.destroy();
+    return 0;
+  }
 
-  // Connect while the request is read: both take a few milliseconds.
+  // Connect while the front end prepares its request.
   const busPromise = Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true });
   busPromise.catch(() => undefined);
   // Which logind session the caller's process (the front end, whose PID the
@@ -124,7 +132,8 @@ export async function runBroker(native: Native): Promise<number> {
   let bus: Bus | null = null;
   let envFile: string | null = null;
   try {
-    const requestBytes = await readAll(sock, REQUEST_LIMITS.maxRequestBytes);
+    const requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes);
+    if (requestBytes === null) return 0; // the front end gave up (refused the program, a signal)
     let request;
     try {
       request = validateRequest(JSON.parse(requestBytes.toString('utf8')));
@@ -136,7 +145,17 @@ export async function runBroker(native: Native): Promise<number> {
       }
       throw e;
     }
-    bus = await busPromise;
+    try {
+      bus = await busPromise;
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      await reply({
+        ok: false,
+        kind: 'bus',
+        message: `cannot connect to the system bus at ${SYSTEM_BUS_PATH} (${why}); is systemd running?`,
+      });
+      return 0;
+    }
     const fd = bus.fd;
     if (fd !== undefined) native.setCloexec(fd);
     if (request.stdio === 'inherit' && !bus.supportsUnixFd)

@@ -6,11 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { isatty } from 'node:tty';
 import { BROKER_FD } from '../handoff.js';
-import { readAll, socketOnFd, writeAndEnd, type BrokerReply } from '../ipc.js';
+import { FrameReader, LAUNCH, send, socketOnFd, type BrokerReply } from '../ipc.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
 import type { LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type ProfileName } from '../plan/profiles.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
+import { SYSTEM_BUS_PATH } from '../systemd/signatures.js';
 import { errnoName } from './os-errors.js';
 import { EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
@@ -32,13 +33,30 @@ export interface LaunchOptions {
 
 const REPLY_LIMIT = 1024 * 1024;
 
-async function askBroker(request: LaunchRequest): Promise<BrokerReply> {
+async function openWatch(path: string) {
+  const { watchUnit } = await import('../systemd/watch.js');
+  try {
+    return await watchUnit(path);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new SscError(EXIT.failed, `cannot connect to the system bus at ${SYSTEM_BUS_PATH} (${why}); is systemd running?`);
+  }
+}
+
+/** The socket to the root broker, and the one thing it is told before the request. */
+async function brokerChannel() {
   const sock = socketOnFd(BROKER_FD);
-  const replyP = readAll(sock, REPLY_LIMIT);
-  await writeAndEnd(sock, JSON.stringify(request));
-  const raw = await replyP;
-  if (raw.length === 0) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
-  return JSON.parse(raw.toString('utf8')) as BrokerReply;
+  const frames = new FrameReader(sock);
+  // Let the broker connect to the bus while this side prepares the request.
+  await send(sock, LAUNCH);
+  return {
+    async ask(request: LaunchRequest): Promise<BrokerReply> {
+      await send(sock, JSON.stringify(request), { end: true });
+      const raw = await frames.next(REPLY_LIMIT);
+      if (raw === null) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
+      return JSON.parse(raw.toString('utf8')) as BrokerReply;
+    },
+  };
 }
 
 export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
@@ -93,12 +111,14 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   // Signals first, then the watch, then the start: nothing the program does is missed.
   const forwarder = wait ? new SignalForwarder() : null;
   // Watch before the start so that a program ending at once is still seen.
-  const watch = wait ? await (await import('../systemd/watch.js')).watchUnit(unitObjectPath(unit)) : null;
+  // Everything that can refuse the launch has run: from here the broker may connect.
+  const broker = await brokerChannel();
+  const watch = wait ? await openWatch(unitObjectPath(unit)) : null;
   try {
     const oomBefore = wait ? readOomKills() : null;
-    const reply = await askBroker(request);
+    const reply = await broker.ask(request);
     if (!reply.ok) {
-      if (reply.kind === 'request') throw new SscError(EXIT.failed, reply.message);
+      if (reply.kind === 'request' || reply.kind === 'bus') throw new SscError(EXIT.failed, reply.message);
       if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))
         throw new SscError(EXIT.failed, `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`);
       if (reply.kind === 'internal') throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);

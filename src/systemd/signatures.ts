@@ -23,7 +23,8 @@ export const LOGIN_SESSION_INTERFACE = 'org.freedesktop.login1.Session';
 export const NO_SESSION_FOR_PID = 'org.freedesktop.login1.NoSessionForPID';
 
 /** The system bus socket: fixed, never taken from the environment. */
-export const SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
+export const SYSTEM_BUS_PATH = '/run/dbus/system_bus_socket';
+export const SYSTEM_BUS_ADDRESS = `unix:path=${SYSTEM_BUS_PATH}`;
 
 /** Method signatures (in → out) of the calls ssc makes. */
 export const METHODS = {

@@ -61,6 +61,27 @@ describe.skipIf(skip)(`exit codes, like env and docker run${skip ? ` (skipped: $
     expect(r2.stderr).toMatch(/^ssc: cannot determine the current directory[^\n]*\n$/);
   });
 
+  it('125 with one line when there is no system bus', async () => {
+    // A private mount namespace whose /run/dbus is empty: no bus socket for the front end nor the broker.
+    for (const mode of [['--no-tty'], ['--no-tty', '--wait']]) {
+      const r = await bed.run([
+        'unshare',
+        '--mount',
+        'sh',
+        '-c',
+        'mount -t tmpfs none /run/dbus && exec setpriv --reuid=2001 --regid=2001 --init-groups env -i PATH=/usr/bin:/bin "$@"',
+        'sh',
+        SSC_BIN,
+        ...mode,
+        'true',
+      ]);
+      expect(r.code, mode.join(' ')).toBe(125);
+      expect(r.stderr).toMatch(
+        /^ssc: cannot connect to the system bus at \/run\/dbus\/system_bus_socket \(ENOENT\); is systemd running\?\n$/,
+      );
+    }
+  });
+
   it('0 and help text on stdout for --help, the version for --version', async () => {
     const r = await ssc('--help');
     expect(r.code).toBe(0);

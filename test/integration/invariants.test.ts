@@ -225,3 +225,29 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(r.stderr).toBe('ssc: argument 4 is not valid UTF-8, which systemd cannot take\n');
   });
 });
+
+describe.skipIf(skip)(`commands that need no privileged bus never open one${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  /** New connections to the system bus while `script` runs as sscalice (each gets a unique name). */
+  async function newBusNames(bed: Bed, script: string): Promise<number> {
+    // dbus-monitor also prints its own NameAcquired/NameLost: count only NameOwnerChanged.
+    const monitor = bed.sh(
+      "timeout 4 dbus-monitor --system \"type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'\" 2>/dev/null | grep -c 'member=NameOwnerChanged' || true",
+      { timeoutMs: 10_000 },
+    );
+    await new Promise((r) => setTimeout(r, 800));
+    await bed.sh(script, { user: 'sscalice' });
+    return Number((await monitor).stdout.trim());
+  }
+
+  it('help, version, usage errors and refused programs start no broker connection', async () => {
+    const bed = getBed();
+    const quiet = await newBusNames(
+      bed,
+      `${SSC_BIN} --help >/dev/null; ${SSC_BIN} --version >/dev/null; ${SSC_BIN} --isolation=none x 2>/dev/null; ${SSC_BIN} no-such-program-ssc 2>/dev/null; true`,
+    );
+    expect(quiet).toBe(0);
+    // The control: a launch does connect (the broker, as root).
+    const launch = await newBusNames(bed, `${SSC_BIN} --no-tty true`);
+    expect(launch).toBeGreaterThan(0);
+  });
+});
