@@ -120,7 +120,11 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     if (!reply.ok) {
       if (reply.kind === 'request' || reply.kind === 'bus') throw new SscError(EXIT.failed, reply.message);
       if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))
-        throw new SscError(EXIT.failed, `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`);
+        throw new SscError(
+          // systemd's EXIT_EXEC: found, but the kernel would not execute it (not a binary, no interpreter): like env's 126.
+          reply.execMainStatus === 203 ? EXIT.cannotExecute : EXIT.failed,
+          `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`,
+        );
       if (reply.kind === 'internal') throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
       // The program was exec'd and ended before systemd finished the start job.
     }

@@ -71,3 +71,45 @@ describe.skipIf(skip)(`launching as an unprivileged user through the installed s
     expect(r.stdout).toBe(`${value}|1`);
   });
 });
+
+describe.skipIf(skip)(`standard streams and the journal${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it("with --wait the program reads ssc's stdin and writes to its stdout and stderr", async () => {
+    const bed = getBed();
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', 'tr a-z A-Z; echo to-stderr >&2'], {
+      user: 'sscalice',
+      input: 'piped through\n',
+    });
+    expect(r).toMatchObject({ code: 0, stdout: 'PIPED THROUGH\n', stderr: 'to-stderr\n' });
+  });
+
+  it("without --wait the program's output goes to the journal under its unit", async () => {
+    const bed = getBed();
+    const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sh', '-c', 'echo hello-journal-7c1e'], { user: 'sscalice' });
+    expect(r.code).toBe(0);
+    const unit = /app-ssc-sh@[0-9a-f]{16}\.service/.exec(r.stderr)?.[0] as string;
+    const log = await bed.sh(
+      `for i in $(seq 50); do journalctl -q -o cat -u ${unit} | grep -q hello-journal-7c1e && break; sleep 0.1; done; journalctl -q -o cat -u ${unit}`,
+    );
+    expect(log.stdout).toContain('hello-journal-7c1e');
+  });
+
+  it('a program the kernel will not execute (no binary, no #!) is 126 with one line', async () => {
+    const bed = getBed();
+    await bed.sh(
+      "printf 'garbage\\0\\1\\2' > /home/sscalice/not-a-binary && chmod 755 /home/sscalice/not-a-binary && chown sscalice: /home/sscalice/not-a-binary",
+    );
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', '/home/sscalice/not-a-binary'], { user: 'sscalice' });
+    expect(r.code).toBe(126);
+    expect(r.stderr).toMatch(
+      /^ssc: systemd could not start app-ssc-not\\x2da\\x2dbinary@[0-9a-f]{16}\.service \(job failed\): the program cannot be executed\n$/,
+    );
+    await bed.run(['rm', '-f', '/home/sscalice/not-a-binary']);
+  });
+
+  it('ssc.slice caps all contained programs together', async () => {
+    const bed = getBed();
+    const mem = Number((await bed.sh("awk '/^MemTotal:/ {print $2 * 1024}' /proc/meminfo")).stdout.trim());
+    const max = Number((await bed.run(['systemctl', 'show', '-p', 'MemoryMax', '--value', 'ssc.slice'])).stdout.trim());
+    expect(Math.abs(max - mem * 0.8) / mem).toBeLessThan(0.01);
+  });
+});
