@@ -33,10 +33,10 @@ describe('planService', () => {
   it('passes arguments literally with no-env-expand', () => {
     expect(propsOf(base).get('ExecStartEx')).toEqual([['/bin/echo', ['echo', '$HOME', '%h', '${X}'], ['no-env-expand']]]);
   });
-  it('applies strict: memory, swap, MemoryHigh, CPU quota of cores-1, no new privileges, private /tmp', () => {
+  it('applies strict: memory, bounded swap, no MemoryHigh band, CPU quota of cores-1, no new privileges, private /tmp', () => {
     const p = propsOf(base);
     expect(p.get('MemoryMaxScale')).toBe(3006477107);
-    expect(p.get('MemoryHighScale')).toBeLessThan(3006477107);
+    expect(p.has('MemoryHighScale')).toBe(false);
     expect(p.get('MemorySwapMaxScale')).toBeGreaterThan(0);
     expect(p.get('CPUQuotaPerSecUSec')).toBe(3_000_000);
     expect(p.get('NoNewPrivileges')).toBe(true);

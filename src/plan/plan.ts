@@ -158,7 +158,6 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     ['Slice', SSC_SLICE],
     ['SyslogIdentifier', program],
     ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
-    ['MemoryHighScale', permyriadToScale(profile.memoryHigh)],
     ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
   ];
   const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);

@@ -69,7 +69,6 @@ export const UNIT_PROPERTY_SIGNATURES = {
   NoNewPrivileges: 'b',
   PrivateTmp: 'b',
   MemoryMaxScale: 'u',
-  MemoryHighScale: 'u',
   MemorySwapMaxScale: 'u',
   CPUQuotaPerSecUSec: 't',
   StandardInputFileDescriptor: 'h',
@@ -102,7 +101,6 @@ export interface UnitPropertyValues {
   NoNewPrivileges: boolean;
   PrivateTmp: boolean;
   MemoryMaxScale: number;
-  MemoryHighScale: number;
   MemorySwapMaxScale: number;
   CPUQuotaPerSecUSec: number;
   StandardInputFileDescriptor: number;

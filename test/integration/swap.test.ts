@@ -34,7 +34,7 @@ describe.skipIf(v2Skip)(`on cgroup v2 the unit's cgroup holds the profile's caps
     bed = getBed();
   });
 
-  it('strict: memory.max, memory.high, memory.swap.max and cpu.max are what systemd shows and the profile asks for', async () => {
+  it('strict: memory.max, memory.high (none), memory.swap.max and cpu.max are what systemd shows and the profile asks for', async () => {
     const memTotal = Number((await bed.sh("awk '/^MemTotal:/ {print $2 * 1024}' /proc/meminfo")).stdout.trim());
     const cores = Number((await bed.run(['nproc'])).stdout.trim());
     const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], { user: 'sscalice' });
@@ -46,9 +46,9 @@ describe.skipIf(v2Skip)(`on cgroup v2 the unit's cgroup holds the profile's caps
       const [max, high, swapMax, cpuMax] = await Promise.all(
         ['memory.max', 'memory.high', 'memory.swap.max', 'cpu.max'].map((f) => read(bed, `${dir}/${f}`)),
       );
-      expect([max, high, swapMax]).toEqual([p.MemoryMax, p.MemoryHigh, p.MemorySwapMax]);
+      expect([max, swapMax]).toEqual([p.MemoryMax, p.MemorySwapMax]);
+      expect([high, p.MemoryHigh]).toEqual(['max', 'infinity']);
       expect(Math.abs(Number(max) - memTotal * 0.7) / memTotal).toBeLessThan(0.01);
-      expect(Math.abs(Number(high) - memTotal * 0.65) / memTotal).toBeLessThan(0.01);
       expect(Math.abs(Number(swapMax) - memTotal * 0.1) / memTotal).toBeLessThan(0.01);
       // CPUQuota = all cores but one, over systemd's default 100 ms period.
       expect(cpuMax).toBe(`${Math.max(1, cores - 1) * 100_000} 100000`);
@@ -74,8 +74,6 @@ describe.skipIf(swapSkip)(`with swap, the memory cap still ends a runaway instea
   const SWAP_FILE = '/ssc-test.swap';
   const SLICE = '/sys/fs/cgroup/ssc.slice';
   const MAX = 128 << 20;
-  // 120/128 is ssc.slice's own MemoryHigh/MemoryMax (75%/80%) and close to the profiles' 65%/70%.
-  const HIGH = 120 << 20;
   // Bounded, and well below the swap file: without the bound the program could swap out 512 MiB.
   const SWAP_MAX = 64 << 20;
   let bed: Bed;
@@ -174,17 +172,8 @@ describe.skipIf(swapSkip)(`with swap, the memory cap still ends a runaway instea
     expect(run.seconds, run.trace).toBeLessThan(30);
   }, 180_000);
 
-  // Seen in the VM under TCG: killed after 14, 36, 52 and 77 s, and once not within 150 s (the case above: 4-8 s).
-  // Once swap is at its bound the program sits just under MemoryMax, above MemoryHigh, throttled by memory.high
-  // (memory.events high climbing by ~60/s, max 0, pressure "some" near 90%) and crawling at ~0.1 MB/s while reclaim
-  // still finds a little to free, until it finally reaches MemoryMax. That is the slow freeze this test is about,
-  // for the program, at ssc.slice's and the profiles' own MemoryHigh/MemoryMax shape. Enable once the profiles
-  // settle it (no MemoryHigh, or a kill on memory pressure such as systemd-oomd's ManagedOOMMemoryPressure=).
-  const HIGH_STALL =
-    'with MemoryHigh just below MemoryMax, a program at its swap bound was seen to stall from 14 s to over 150 s before the kill';
-  it.skip(`with MemoryHigh a little below MemoryMax, as ssc.slice and the profiles set them, it is still killed within 30 s (skipped: ${HIGH_STALL})`, async () => {
-    const run = await runHog(HIGH);
-    expectKilledWithinSwapBound(run);
-    expect(run.seconds, run.trace).toBeLessThan(30);
-  }, 180_000);
+  // Why the profiles and ssc.slice set no MemoryHigh: with MemoryHigh just below MemoryMax (120/128 MiB here),
+  // the same program was seen killed after 14, 36, 52 and 77 s, and once not within 150 s, under TCG. Once swap
+  // is at its bound the program sits between the two, throttled by memory.high (pressure "some" near 90%),
+  // crawling at ~0.1 MB/s: the slow freeze ssc exists to prevent, for the program. The case above takes 4-8 s.
 });
