@@ -71,3 +71,13 @@ export async function systemctlShow(bed: Bed, unit: string, props: string[]): Pr
   }
   return out;
 }
+
+/** Every unit ssc started in the bed (loaded, active or not), sorted. */
+export async function sscUnits(bed: Bed): Promise<string[]> {
+  const r = await bed.run(['systemctl', 'list-units', '--all', '--no-legend', '--plain', 'app-ssc-*']);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0] ?? '')
+    .filter((u) => u.startsWith('app-ssc-'))
+    .sort();
+}

@@ -1,19 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed, systemctlShow } from '../bed/index.js';
+import { bedSkipReason, getBed, sscUnits, systemctlShow } from '../bed/index.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
-
-/** The units ssc started in this bed, by name. */
-async function sscUnits(bed: Bed): Promise<string[]> {
-  const r = await bed.run(['systemctl', 'list-units', '--all', '--no-legend', '--plain', 'app-ssc-*']);
-  return r.stdout
-    .split('\n')
-    .map((l) => l.split(/\s+/)[0] ?? '')
-    .filter((u) => u.startsWith('app-ssc-'));
-}
 
 describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged user${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let bed: Bed;

@@ -1,20 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedSkipReason, getBed, sscUnits } from '../bed/index.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
-
-/** Every unit ssc ever started in this bed (loaded, active or not). */
-async function sscUnits(bed: Bed): Promise<string[]> {
-  const r = await bed.run(['systemctl', 'list-units', '--all', '--no-legend', '--plain', 'app-ssc-*']);
-  return r.stdout
-    .split('\n')
-    .map((l) => l.split(/\s+/)[0] ?? '')
-    .filter((u) => u.startsWith('app-ssc-'))
-    .sort();
-}
 
 const FAKE_SNAP = '/snap/bin/ssc-test-snap';
 const WRAPPER = `${alice.home}/ssc-test-snap-wrapper`;
