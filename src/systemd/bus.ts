@@ -43,6 +43,8 @@ export class Bus {
   private readonly signalHandlers = new Set<(s: Signal) => void>();
   private closed = false;
   uniqueName = '';
+  /** Settles with the Hello reply; calls made meanwhile are queued behind it. */
+  hello: Promise<void> = Promise.resolve();
 
   private constructor(private readonly conn: Connection) {
     conn.on('message', (msg: Message) => this.dispatch(msg));
@@ -58,8 +60,13 @@ export class Bus {
       conn.once('connect', () => resolve());
       conn.once('error', reject);
     });
-    const [name] = await bus.call(DBUS_NAME, DBUS_PATH, 'Hello');
-    bus.uniqueName = String(name);
+    // Hello must be the first message, but its reply need not be awaited:
+    // dbus-daemon handles a connection's messages in order, so the calls that
+    // follow are pipelined behind it (one round trip fewer on the launch path).
+    bus.hello = bus.call(DBUS_NAME, DBUS_PATH, 'Hello').then(([name]) => {
+      bus.uniqueName = String(name);
+    });
+    bus.hello.catch(() => undefined);
     return bus;
   }
 

@@ -46,15 +46,13 @@ export async function startTransientUnit(bus: Bus, name: string, props: readonly
     else seen.set(job, r);
   });
   try {
-    await bus.addMatch(
+    // The match goes first on the same connection, so the bus has it before
+    // systemd can emit JobRemoved; no need to wait for its reply before the call.
+    const match = bus.addMatch(
       `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${SYSTEMD_OBJECT_PATH}',interface='${MANAGER_INTERFACE}',member='JobRemoved'`,
     );
-    const [job] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [
-      name,
-      'fail',
-      toDBusProperties(props),
-      [],
-    ])) as [string];
+    const call = bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [name, 'fail', toDBusProperties(props), []]);
+    const [, [job]] = (await Promise.all([match, call])) as [unknown, [string]];
     const early = seen.get(job);
     if (early) return early;
     return await new Promise<JobResult>((resolve) => {

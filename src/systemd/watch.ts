@@ -44,10 +44,14 @@ export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS): Pro
     for (const [k, v] of Object.entries(changed)) plain[k] = v?.value;
     update(plain);
   });
-  await bus.addMatch(
-    `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${path}',interface='${PROPERTIES_INTERFACE}',member='PropertiesChanged'`,
-  );
-  await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'Subscribe');
+  // Both sent at once; the bus handles them in order.
+  await Promise.all([
+    bus.addMatch(
+      `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${path}',interface='${PROPERTIES_INTERFACE}',member='PropertiesChanged'`,
+    ),
+    bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'Subscribe'),
+    bus.hello,
+  ]);
   return {
     ended,
     onMainPid(cb) {
