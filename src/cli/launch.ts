@@ -108,11 +108,11 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     stdio: wait ? 'inherit' : 'journal',
   };
 
-  // Signals first, then the watch, then the start: nothing the program does is missed.
-  const forwarder = wait ? new SignalForwarder() : null;
-  // Watch before the start so that a program ending at once is still seen.
-  // Everything that can refuse the launch has run: from here the broker may connect.
+  // Everything that can refuse the launch has run: from here the broker may
+  // connect. Then signals, then the watch, then the start, so that nothing the
+  // program does, even ending at once, is missed.
   const broker = await brokerChannel();
+  const forwarder = wait ? new SignalForwarder() : null;
   const watch = wait ? await openWatch(unitObjectPath(unit)) : null;
   try {
     const oomBefore = wait ? readOomKills() : null;
@@ -135,7 +135,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     const end = await watch.ended;
     if (killedForMemory(end, oomBefore, readOomKills()))
       warn(
-        `${program} was killed: out of memory (the ${opts.isolation} profile caps it at 70% of RAM, and all contained programs together at 80%)`,
+        `${program} was killed: out of memory (the ${opts.isolation} profile caps it at ${profile.memoryMax / 100}% of RAM, and ssc.slice all contained programs together)`,
       );
     else if (end.execMainCode === 2 || end.execMainCode === 3) {
       if (opts.verbose) warn(`${program} was killed by ${signalName(end.execMainStatus)}`);
