@@ -5,7 +5,6 @@ import { Variant } from 'dbus-next/lib/variant.js';
 import type { Bus, Signal } from './bus.js';
 import {
   MANAGER_INTERFACE,
-  PROPERTIES_INTERFACE,
   SERVICE_INTERFACE,
   SYSTEMD_BUS_NAME,
   SYSTEMD_OBJECT_PATH,
@@ -86,11 +85,6 @@ export async function getAll(bus: Bus, path: string, iface: string): Promise<Rec
   return out;
 }
 
-export async function getProperty(bus: Bus, path: string, iface: string, name: string): Promise<unknown> {
-  const [val] = await bus.call(SYSTEMD_BUS_NAME, path, 'Get', [iface, name]);
-  return v(val);
-}
-
 /** Read a service's state in two calls (unit + service interface). */
 export async function readServiceState(bus: Bus, path: string): Promise<UnitState> {
   const [unit, service] = await Promise.all([getAll(bus, path, UNIT_INTERFACE), getAll(bus, path, SERVICE_INTERFACE)]);
@@ -112,4 +106,3 @@ export function stateFrom(p: Record<string, unknown>, prev?: UnitState): UnitSta
   };
 }
 
-export { PROPERTIES_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE };
