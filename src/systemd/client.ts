@@ -105,4 +105,3 @@ export function stateFrom(p: Record<string, unknown>, prev?: UnitState): UnitSta
     controlGroup: s('ControlGroup', prev?.controlGroup ?? ''),
   };
 }
-
