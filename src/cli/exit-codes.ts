@@ -21,6 +21,11 @@ export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;
 
+/** Did the main process die of a signal (with or without a core dump)? */
+export function diedOfSignal(execMainCode: number): boolean {
+  return execMainCode === CLD_KILLED || execMainCode === CLD_DUMPED;
+}
+
 export function signalName(n: number): string {
   for (const [name, num] of Object.entries(constants.signals)) if (num === n) return name;
   return `signal ${n}`;
@@ -35,7 +40,7 @@ export interface Ending {
 /** The exit code for how the program ended, as a shell would report it. */
 export function exitCodeFor(end: Ending): number {
   if (end.execMainCode === CLD_EXITED) return end.execMainStatus & 0xff;
-  if (end.execMainCode === CLD_KILLED || end.execMainCode === CLD_DUMPED) return 128 + end.execMainStatus;
+  if (diedOfSignal(end.execMainCode)) return 128 + end.execMainStatus;
   if (end.result === 'oom-kill') return 128 + constants.signals.SIGKILL;
   return EXIT.failed;
 }

@@ -13,7 +13,7 @@ import { PROFILES, type ProfileName } from '../plan/profiles.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
 import { SYSTEM_BUS_PATH } from '../systemd/signatures.js';
 import { errnoName } from './os-errors.js';
-import { EXIT, exitCodeFor, signalName } from './exit-codes.js';
+import { CLD_EXITED, diedOfSignal, EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
 import { killedForMemory, readOomKills } from './oom.js';
@@ -137,7 +137,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       warn(
         `${program} was killed: out of memory (the ${opts.isolation} profile caps it at ${profile.memoryMax / 100}% of RAM, and ssc.slice all contained programs together)`,
       );
-    else if (end.execMainCode === 2 || end.execMainCode === 3) {
+    else if (diedOfSignal(end.execMainCode)) {
       if (opts.verbose) warn(`${program} was killed by ${signalName(end.execMainStatus)}`);
     }
     return exitCodeFor(end);
@@ -154,8 +154,8 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
  * (systemd.exec(5)); anything else means the program ran.
  */
 export function ranAndEnded(execMainCode: number, execMainStatus: number): boolean {
-  if (execMainCode === 2 || execMainCode === 3) return true;
-  return execMainCode === 1 && !(execMainStatus >= 200 && execMainStatus <= 243);
+  if (diedOfSignal(execMainCode)) return true;
+  return execMainCode === CLD_EXITED && !(execMainStatus >= 200 && execMainStatus <= 243);
 }
 
 /** systemd's exit statuses for a failed exec (see systemd.exec(5), "Process Exit Codes"). */

@@ -6,6 +6,8 @@
  * as out of memory.
  */
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { CLD_KILLED, type Ending } from './exit-codes.js';
 
 /** The oom_kill counter from /proc/vmstat's text, or null when absent. */
 export function parseOomKills(vmstat: string): number | null {
@@ -21,17 +23,8 @@ export function readOomKills(): number | null {
   }
 }
 
-export interface EndFacts {
-  result: string;
-  execMainCode: number;
-  execMainStatus: number;
-}
-
-const SIGKILL = 9;
-const CLD_KILLED = 2;
-
-export function killedForMemory(end: EndFacts, oomBefore: number | null, oomAfter: number | null): boolean {
+export function killedForMemory(end: Ending, oomBefore: number | null, oomAfter: number | null): boolean {
   if (end.result === 'oom-kill') return true;
-  const sigkill = end.execMainCode === CLD_KILLED && end.execMainStatus === SIGKILL;
+  const sigkill = end.execMainCode === CLD_KILLED && end.execMainStatus === constants.signals.SIGKILL;
   return sigkill && oomBefore !== null && oomAfter !== null && oomAfter > oomBefore;
 }
