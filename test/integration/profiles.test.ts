@@ -55,37 +55,27 @@ describe.skipIf(skip)(`the isolation profiles as systemd applies them${skip ? ` 
     expect(p.PrivateTmp).toBe('no');
   });
 
-  it('strict: the program sees NoNewPrivs 1 and an empty private /tmp', async () => {
+  /** Run `script` under a profile while a marker file sits in the bed's shared /tmp. */
+  async function withTmpMarker(profile: string, script: string) {
     await bed.run(['touch', '/tmp/ssc-host-marker']);
     try {
-      const r = await bed.run(
-        [SSC_BIN, '--isolation=strict', '--no-tty', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status; ls -A /tmp | wc -l'],
-        {
-          user: 'sscalice',
-        },
-      );
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^NoNewPrivs:\s+1\n0\n$/);
+      return await bed.run([SSC_BIN, `--isolation=${profile}`, '--no-tty', '--wait', 'sh', '-c', script], { user: 'sscalice' });
     } finally {
       await bed.run(['rm', '-f', '/tmp/ssc-host-marker']);
     }
+  }
+
+  it('strict: the program sees NoNewPrivs 1 and an empty private /tmp', async () => {
+    const r = await withTmpMarker('strict', 'grep ^NoNewPrivs /proc/self/status; ls -A /tmp | wc -l');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^NoNewPrivs:\s+1\n0\n$/);
   });
 
   it('relaxed: the program sees NoNewPrivs 0 and the shared /tmp', async () => {
-    await bed.run(['touch', '/tmp/ssc-host-marker']);
-    try {
-      const r = await bed.run(
-        [SSC_BIN, '--isolation=relaxed', '--no-tty', '--wait', 'sh', '-c', 'grep ^NoNewPrivs /proc/self/status; ls /tmp'],
-        {
-          user: 'sscalice',
-        },
-      );
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^NoNewPrivs:\s+0\n/);
-      expect(r.stdout).toContain('ssc-host-marker');
-    } finally {
-      await bed.run(['rm', '-f', '/tmp/ssc-host-marker']);
-    }
+    const r = await withTmpMarker('relaxed', 'grep ^NoNewPrivs /proc/self/status; ls /tmp');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^NoNewPrivs:\s+0\n/);
+    expect(r.stdout).toContain('ssc-host-marker');
   });
 
   it("the original's flag syntax selects the same profiles", async () => {
