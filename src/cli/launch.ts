@@ -128,7 +128,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       if (reply.kind === 'internal') throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
       // The program was exec'd and ended before systemd finished the start job.
     }
-    if (opts.verbose) process.stderr.write(`ssc: started ${unit}\n`);
+    if (opts.verbose) warn(`started ${unit}`);
     if (!watch) return EXIT.ok;
 
     watch.onMainPid((pid) => forwarder?.setPid(pid));

@@ -6,7 +6,7 @@ import { CommanderError } from 'commander';
 import { decodeUtf8 } from '../plan/environment.js';
 import { normalizeArgs, UsageError } from './argv.js';
 import { runCommand } from './commands/run.js';
-import { SscError } from './errors.js';
+import { SscError, warn } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { readInvocation } from './invocation.js';
 
@@ -37,16 +37,12 @@ export async function main(): Promise<number> {
       // Help and version exit 0; every other commander error is a usage error (already printed).
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof UsageError) {
-      process.stderr.write(`ssc: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    if (e instanceof SscError) {
-      process.stderr.write(`ssc: ${e.message}\n`);
-      return e.exitCode;
+    if (e instanceof UsageError || e instanceof SscError) {
+      warn(e.message);
+      return e instanceof SscError ? e.exitCode : EXIT.usage;
     }
     const err = e as Error & { type?: string };
-    process.stderr.write(`ssc: internal error: ${err.type ? `${err.type}: ` : ''}${err.message}\n`);
+    warn(`internal error: ${err.type ? `${err.type}: ` : ''}${err.message}`);
     return EXIT.failed;
   }
 }
