@@ -18,9 +18,10 @@ import { FrameReader, LAUNCH, send, socketOnFd, type BrokerReply } from '../ipc.
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
+import { systemBusUnreachable } from '../systemd/errors.js';
 import { readServiceState, startTransientUnit } from '../systemd/client.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
-import { SYSTEM_BUS_ADDRESS, SYSTEM_BUS_PATH } from '../systemd/signatures.js';
+import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import type { Native } from '../native/native.js';
 
@@ -148,12 +149,7 @@ export async function runBroker(native: Native): Promise<number> {
     try {
       bus = await busPromise;
     } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      await reply({
-        ok: false,
-        kind: 'bus',
-        message: `cannot connect to the system bus at ${SYSTEM_BUS_PATH} (${why}); is systemd running?`,
-      });
+      await reply({ ok: false, kind: 'bus', message: systemBusUnreachable(e) });
       return 0;
     }
     const fd = bus.fd;

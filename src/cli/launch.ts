@@ -11,7 +11,7 @@ import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
 import type { LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type ProfileName } from '../plan/profiles.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
-import { SYSTEM_BUS_PATH } from '../systemd/signatures.js';
+import { systemBusUnreachable } from '../systemd/errors.js';
 import { errnoName } from './os-errors.js';
 import { CLD_EXITED, diedOfSignal, EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
@@ -38,8 +38,7 @@ async function openWatch(path: string) {
   try {
     return await watchUnit(path);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new SscError(EXIT.failed, `cannot connect to the system bus at ${SYSTEM_BUS_PATH} (${why}); is systemd running?`);
+    throw new SscError(EXIT.failed, systemBusUnreachable(e));
   }
 }
 
