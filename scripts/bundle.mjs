@@ -22,6 +22,38 @@ const usocketBeside = {
   },
 };
 
+/**
+ * Modules that ssc's paths never use, replaced by stubs so that they are neither
+ * parsed nor run at start-up (and so that nothing on the privileged path reads
+ * DEBUG from an environment): dbus-next's unixexec: transport (event-stream,
+ * child_process) and DBUS_COOKIE_SHA1 authentication (crypto), commander's
+ * executable subcommands (child_process), usocket's debug logging.
+ */
+const UNUSED = [
+  { importer: /node_modules[\\/]dbus-next[\\/]lib[\\/]connection\.js$/, module: /^(event-stream|child_process)$/ },
+  { importer: /node_modules[\\/]dbus-next[\\/]lib[\\/]handshake\.js$/, module: /^crypto$/ },
+  { importer: /node_modules[\\/]commander[\\/]lib[\\/]command\.js$/, module: /^node:child_process$/ },
+  { importer: /node_modules[\\/]usocket[\\/]index\.js$/, module: /^debug$/ },
+];
+const STUBS = {
+  debug: 'module.exports = () => Object.assign(() => {}, { enabled: false });',
+  other: `const fail = () => { throw new Error('not available in ssc'); };
+module.exports = new Proxy({}, { get: () => fail });`,
+};
+const unusedStubbed = {
+  name: 'unused-stubbed',
+  setup(b) {
+    b.onResolve({ filter: /^(event-stream|child_process|node:child_process|crypto|debug)$/ }, (args) => {
+      const hit = UNUSED.find((u) => u.importer.test(args.importer) && u.module.test(args.path));
+      return hit ? { path: args.path, namespace: 'ssc-unused' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'ssc-unused' }, (args) => ({
+      contents: args.path === 'debug' ? STUBS.debug : STUBS.other,
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -32,7 +64,7 @@ const common = {
   legalComments: 'linked',
   logLevel: 'warning',
   define: { SSC_VERSION: JSON.stringify(pkg.version) },
-  plugins: [usocketBeside],
+  plugins: [usocketBeside, unusedStubbed],
   // dbus-next's X11 session-bus lookup; never reached: ssc's bus addresses are fixed.
   external: ['x11'],
 };

@@ -3,16 +3,20 @@
  * launcher's socketpair, in length-prefixed frames (u32 little-endian + bytes):
  *
  *   front end → broker   "launch"        as soon as it knows it will start a unit
- *   front end → broker   request (JSON)  then it half-closes
+ *   front end → broker   request (JSON)  right after it
+ *   front end → broker   "start"         once it watches the unit (or will not wait); then it half-closes
  *   broker → front end   reply (JSON)    then it closes
  *
  * A front end that ends the stream without "launch" (help, version, usage
  * errors, refusals before the start) makes the broker exit without ever
- * connecting to the bus.
+ * connecting to the bus. The broker prepares everything for the start while
+ * the front end subscribes to the unit's signals, and starts nothing unless
+ * "start" arrives, so a front end that gives up in between leaves no unit.
  */
 import { Socket } from 'node:net';
 
 export const LAUNCH = 'launch';
+export const START = 'start';
 
 export type BrokerReply =
   | { ok: true; unit: string }

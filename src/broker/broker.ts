@@ -10,11 +10,10 @@
  * start job, replies and exits. It never opens a path the caller names, never
  * runs anything, and closes the bus connection before replying.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
-import { FrameReader, LAUNCH, send, socketOnFd, type BrokerReply } from '../ipc.js';
+import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
@@ -23,12 +22,16 @@ import { readServiceState, startTransientUnit } from '../systemd/client.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
+import { randomHex } from '../random.js';
 import type { Native } from '../native/native.js';
 
 /** Root-owned, 0700: environment files live here for the moment between write and exec. */
 export const ENV_DIR = '/run/ssc';
 
 class Refusal extends Error {}
+
+/** How long the front end may take from "launch" to "start" (it subscribes to the unit meanwhile). */
+const FRONT_END_TIMEOUT_MS = 30_000;
 
 /** How long logind may take to say which session the caller is in. */
 const LOGIND_TIMEOUT_MS = 5000;
@@ -71,7 +74,7 @@ function ensureEnvDir(): void {
 // (libuv opens every file with O_CLOEXEC.)
 function writeEnvironmentFile(text: string): string {
   ensureEnvDir();
-  const path = `${ENV_DIR}/env-${randomBytes(16).toString('hex')}`;
+  const path = `${ENV_DIR}/env-${randomHex(16)}`;
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     const buf = Buffer.from(text, 'utf8');
@@ -83,7 +86,7 @@ function writeEnvironmentFile(text: string): string {
   return path;
 }
 
-/** Delete an environment file; what fails here the unit's ExecStopPost or the tmpfiles.d rule sweeps. */
+/** Delete an environment file; what fails here the tmpfiles.d rule sweeps. */
 function removeQuietly(path: string): void {
   try {
     unlinkSync(path);
@@ -123,6 +126,9 @@ export async function runBroker(native: Native): Promise<number> {
     return 0;
   }
 
+  // A stopped or stuck front end must not keep a root connection open: the
+  // request and "start" come within a bound or the broker leaves.
+  const deadline = setTimeout(() => sock.destroy(new Error('the front end did not ask for the start in time')), FRONT_END_TIMEOUT_MS);
   // Connect while the front end prepares its request.
   const busPromise = Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true });
   busPromise.catch(() => undefined);
@@ -164,6 +170,11 @@ export async function runBroker(native: Native): Promise<number> {
       environmentFile: envFile,
       sessionScope: sessionScope(await sessionPromise, header.ruid),
     });
+    // Start only once the front end says it watches the unit; a front end that
+    // ends the stream instead (a signal, a failed watch) gets no unit.
+    const go = await frames.next(START.length).catch(() => null);
+    if (go === null || go.toString() !== START) return 0;
+    clearTimeout(deadline);
     const job = await startTransientUnit(bus, request.unit, props);
     // The start job is over: the program has been exec'd (Type=exec) and the
     // manager has read the file, or the start failed. Either way it goes now.
@@ -194,6 +205,7 @@ export async function runBroker(native: Native): Promise<number> {
     await reply({ ok: false, kind: 'internal', message: err.type ? `${err.type}: ${err.message}` : err.message }).catch(() => undefined);
     return 1;
   } finally {
+    clearTimeout(deadline);
     if (bus) bus.close();
     else
       busPromise.then(

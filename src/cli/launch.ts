@@ -2,14 +2,14 @@
  * Launching a program: everything the front end does, unprivileged, around the
  * broker's one privileged call.
  */
-import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { isatty } from 'node:tty';
 import { BROKER_FD } from '../handoff.js';
-import { FrameReader, LAUNCH, send, socketOnFd, type BrokerReply } from '../ipc.js';
+import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
 import type { LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type ProfileName } from '../plan/profiles.js';
+import { randomHex } from '../random.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
 import { errnoName } from './os-errors.js';
@@ -42,15 +42,19 @@ async function openWatch(path: string) {
   }
 }
 
-/** The socket to the root broker, and the one thing it is told before the request. */
-async function brokerChannel() {
+/**
+ * The socket to the root broker. "launch" and the request go at once, so the
+ * broker connects and prepares while this side subscribes to the unit; the
+ * start waits for `start()`.
+ */
+async function brokerChannel(request: LaunchRequest) {
   const sock = socketOnFd(BROKER_FD);
   const frames = new FrameReader(sock);
-  // Let the broker connect to the bus while this side prepares the request.
   await send(sock, LAUNCH);
+  await send(sock, JSON.stringify(request));
   return {
-    async ask(request: LaunchRequest): Promise<BrokerReply> {
-      await send(sock, JSON.stringify(request), { end: true });
+    async start(): Promise<BrokerReply> {
+      await send(sock, START, { end: true });
       const raw = await frames.next(REPLY_LIMIT);
       if (raw === null) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
       return JSON.parse(raw.toString('utf8')) as BrokerReply;
@@ -96,7 +100,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   // Terminal mode (a pty per unit) is not built yet: a terminal session waits with the terminal's own fds.
   const wait = opts.wait || terminal;
 
-  const unit = serviceName(found.path, randomBytes(8).toString('hex'));
+  const unit = serviceName(found.path, randomHex(8));
   const request: LaunchRequest = {
     profile: opts.isolation,
     unit,
@@ -108,14 +112,15 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   };
 
   // Everything that can refuse the launch has run: from here the broker may
-  // connect. Then signals, then the watch, then the start, so that nothing the
-  // program does, even ending at once, is missed.
-  const broker = await brokerChannel();
+  // connect and prepare. Meanwhile signals are caught and the unit watched, and
+  // only then does the broker start it, so that nothing the program does, even
+  // ending at once, is missed.
+  const broker = await brokerChannel(request);
   const forwarder = wait ? new SignalForwarder() : null;
   const watch = wait ? await openWatch(unitObjectPath(unit)) : null;
   try {
     const oomBefore = wait ? readOomKills() : null;
-    const reply = await broker.ask(request);
+    const reply = await broker.start();
     if (!reply.ok) {
       if (reply.kind === 'request' || reply.kind === 'bus') throw new SscError(EXIT.failed, reply.message);
       if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))

@@ -18,10 +18,10 @@
  * The file operations are injected (SessionFileOps) so the decisions have unit
  * tests; nodeSessionFileOps is the real thing.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import fs, { constants } from 'node:fs';
 import { posix } from 'node:path';
 import type { Profile } from '../plan/profiles.js';
+import { randomHex } from '../random.js';
 
 /** A cookie file is a few hundred bytes; anything above this is not one. */
 export const COOKIE_MAX_BYTES = 64 * 1024;
@@ -114,7 +114,7 @@ export const nodeSessionFileOps: SessionFileOps = {
   },
   rename: (from, to) => fs.renameSync(from, to),
   unlink: (path) => fs.unlinkSync(path),
-  randomToken: () => randomBytes(8).toString('hex'),
+  randomToken: () => randomHex(8),
 };
 
 /** Is this absolute path inside /tmp or /var/tmp, the directories PrivateTmp replaces? */
@@ -128,6 +128,8 @@ export const RUNTIME_SUBDIR = 'ssc';
 
 /** The copy's file name: a hash of the cookie, so identical cookies share one file. */
 export function cookieCopyName(cookie: Uint8Array): string {
+  // Loaded here, not at start-up: only a cookie copy needs a hash.
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return `xauth-${createHash('sha256').update(cookie).digest('hex').slice(0, 32)}`;
 }
 

@@ -49,13 +49,12 @@ describe('planService', () => {
     expect(p.has('NoNewPrivileges')).toBe(false);
     expect(p.has('PrivateTmp')).toBe(false);
   });
-  it('never puts the environment in a property: it goes in a root-only file, with a privileged rm as backstop', () => {
+  it('never puts the environment in a property: it goes in a root-only file, which the broker deletes, not the manager', () => {
     const p = propsOf(base);
     expect(p.has('Environment')).toBe(false);
     expect(p.get('EnvironmentFiles')).toEqual([['/run/ssc/env-x', true]]);
-    const rm = [['/bin/rm', ['/bin/rm', '-f', '--', '/run/ssc/env-x'], ['privileged']]];
     expect(p.has('ExecStartPostEx')).toBe(false);
-    expect(p.get('ExecStopPostEx')).toEqual(rm);
+    expect(p.has('ExecStopPostEx')).toBe(false);
   });
   it('puts the unit in ssc.slice and lets systemd collect it when it fails', () => {
     const p = propsOf(base);

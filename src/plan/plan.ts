@@ -54,8 +54,6 @@ export const REQUEST_LIMITS = {
 
 export class RequestError extends Error {}
 
-/** Fixed helper used by the manager, as root, to delete the environment file. */
-export const RM = '/bin/rm';
 export const SSC_SLICE = 'ssc.slice';
 
 function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.maxPath as number } = {}): string {
@@ -165,15 +163,15 @@ export function planService({ request, caller, host, environmentFile, sessionSco
   if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
   if (profile.privateTmp) props.push(['PrivateTmp', true]);
   if (environmentFile !== null) {
-    const rm: ExecCommand = [RM, [RM, '-f', '--', environmentFile], ['privileged']];
     // The broker deletes the file as soon as the start job is done (Type=exec:
-    // the program has been exec'd, so the manager has read it). ExecStopPost is
-    // the backstop for a broker that did not get there; by then the file is
-    // usually gone, hence ignore-missing. No ExecStartPost: with one, a program
-    // that exits during it fails the start job, and `ssc --wait sh -c 'exit 7'`
-    // would look like a failed start.
+    // the program has been exec'd, so the manager has read it); the tmpfiles.d
+    // rule sweeps what a broker that died in between left. No ExecStartPost: with
+    // one, a program that exits during it fails the start job, and
+    // `ssc --wait sh -c 'exit 7'` would look like a failed start. No
+    // ExecStopPost rm either: a fork and exec by the manager at every stop (about
+    // 5 ms here, on the path of every `--wait`) to delete a file that is gone.
+    // ignore-missing: a unit that is restarted by hand finds no file and runs.
     props.push(['EnvironmentFiles', [[environmentFile, true]]]);
-    props.push(['ExecStopPostEx', [rm]]);
   }
   if (sessionScope !== null) {
     // Stopped when the session ends (logout, terminate-session), and ordered

@@ -56,7 +56,6 @@ export const UNIT_PROPERTY_SIGNATURES = {
   Description: 's',
   Type: 's',
   ExecStartEx: 'a(sasas)',
-  ExecStopPostEx: 'a(sasas)',
   User: 's',
   Group: 's',
   UMask: 'u',
@@ -88,7 +87,6 @@ export interface UnitPropertyValues {
   Description: string;
   Type: string;
   ExecStartEx: readonly ExecCommand[];
-  ExecStopPostEx: readonly ExecCommand[];
   User: string;
   Group: string;
   UMask: number;
