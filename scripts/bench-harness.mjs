@@ -2,7 +2,8 @@
 // visible there). Alternates the variants N times, timing each run's wall
 // clock, and reads each one's peak RSS from GNU time.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 const [n, uid, gid, outFile] = process.argv.slice(2);
 const N = Number(n);
@@ -12,7 +13,44 @@ const variants = {
   ssc: [...asUser, '/usr/local/bin/ssc', '--no-tty', '--wait', 'true'],
   'systemd-run': [...asRoot, 'systemd-run', '--wait', '--pipe', '-q', `--uid=${uid}`, `--gid=${gid}`, '-p', 'MemoryMax=70%', 'true'],
   node: [...asUser, process.execPath, '-e', ''],
+  // The unit ssc's strict profile makes (scripts/bench.ts prints it beside the
+  // issue's floor): same type, sandboxing, limits, slice and environment file.
+  'systemd-run=': [
+    ...asRoot,
+    'systemd-run',
+    '--wait',
+    '--pipe',
+    '-q',
+    `--uid=${uid}`,
+    `--gid=${gid}`,
+    '-p',
+    'Type=exec',
+    '-p',
+    'NoNewPrivileges=yes',
+    '-p',
+    'PrivateTmp=yes',
+    '-p',
+    'MemoryMax=70%',
+    '-p',
+    'MemorySwapMax=10%',
+    '-p',
+    `CPUQuota=${Math.max(1, availableParallelism() - 1) * 100}%`,
+    '-p',
+    'Slice=ssc.slice',
+    '-p',
+    'UMask=0022',
+    '-p',
+    'WorkingDirectory=/',
+    '-p',
+    'CollectMode=inactive-or-failed',
+    '-p',
+    'SyslogIdentifier=true',
+    '-p',
+    'EnvironmentFile=-/run/bench-env',
+    'true',
+  ],
 };
+writeFileSync('/run/bench-env', 'HOME="/"\nPATH="/usr/local/bin:/usr/bin:/bin"\nLANG="C.UTF-8"\n', { mode: 0o600 });
 const results = Object.fromEntries(Object.keys(variants).map((k) => [k, { ms: [], rssKiB: [] }]));
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', LANG: 'C.UTF-8' };
 for (let i = 0; i < N; i++) {
