@@ -35,6 +35,16 @@
       "ldflags!": ["-rdynamic"],
       "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],
       "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
+    },
+    {
+      # Terminal mode's supervisor: not setuid; run by the front end as the caller.
+      "target_name": "ssc-tab",
+      "type": "executable",
+      "sources": ["native/tab/tab.c"],
+      "cflags!": ["-O3"],
+      "ldflags!": ["-rdynamic"],
+      "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],
+      "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
     }
   ]
 }

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
 import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
-import { planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
+import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
 import { readServiceState, startTransientUnit } from '../systemd/client.js';
@@ -160,16 +160,20 @@ export async function runBroker(native: Native): Promise<number> {
     }
     const fd = bus.fd;
     if (fd !== undefined) native.setCloexec(fd);
-    if (request.stdio === 'inherit' && !bus.supportsUnixFd)
-      throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
-    envFile = writeEnvironmentFile(encodeEnvironmentFile(new Map(request.environment)));
-    const props = planService({
-      request,
-      caller: { uid: header.ruid, gid: header.rgid, umask: header.umask },
-      host: { cores: availableParallelism() },
-      environmentFile: envFile,
-      sessionScope: sessionScope(await sessionPromise, header.ruid),
-    });
+    const caller = { uid: header.ruid, gid: header.rgid, umask: header.umask };
+    const host = { cores: availableParallelism() };
+    const session = sessionScope(await sessionPromise, header.ruid);
+    let props;
+    if (request.kind === 'scope') {
+      // The front end's own process (the launcher's PID: the request names none),
+      // which execs the program once the scope holds it.
+      props = planScope({ request, caller, host, pid: header.pid, sessionScope: session });
+    } else {
+      if (request.stdio === 'inherit' && !bus.supportsUnixFd)
+        throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
+      envFile = writeEnvironmentFile(encodeEnvironmentFile(new Map(request.environment)));
+      props = planService({ request, caller, host, environmentFile: envFile, sessionScope: session });
+    }
     // Start only once the front end says it watches the unit; a front end that
     // ends the stream instead (a signal, a failed watch) gets no unit.
     const go = await frames.next(START.length).catch(() => null);
@@ -178,7 +182,7 @@ export async function runBroker(native: Native): Promise<number> {
     const job = await startTransientUnit(bus, request.unit, props);
     // The start job is over: the program has been exec'd (Type=exec) and the
     // manager has read the file, or the start failed. Either way it goes now.
-    removeQuietly(envFile);
+    if (envFile !== null) removeQuietly(envFile);
     envFile = null;
     if (job.result !== 'done') {
       // AddRef keeps the failed unit until this connection closes: read why it failed.

@@ -59,6 +59,9 @@ async function brokerChannel(request: LaunchRequest) {
       if (raw === null) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
       return JSON.parse(raw.toString('utf8')) as BrokerReply;
     },
+    close(): void {
+      sock.destroy();
+    },
   };
 }
 
@@ -93,15 +96,21 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   const profile = PROFILES[opts.isolation];
   const refused = checkProgram(found.path, profile, { uid: inv.header.ruid, gid: inv.header.rgid, groups: inv.header.groups });
   if (refused !== null) throw new SscError(EXIT.cannotExecute, refused);
-  for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
 
   const terminal = opts.tty ?? isatty(0);
   if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
-  // Terminal mode (a pty per unit) is not built yet: a terminal session waits with the terminal's own fds.
-  const wait = opts.wait || terminal;
+  const before = new Map(vars);
+  for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
+  if (terminal) {
+    const { launchOnTerminal, withChanges } = await import('./terminal.js');
+    const env = withChanges(inv.env, before, vars);
+    return launchOnTerminal(inv, { profile, execPath: found.path, program, args, cwd, env, verbose: opts.verbose }, brokerChannel);
+  }
+  const wait = opts.wait;
 
   const unit = serviceName(found.path, randomHex(8));
   const request: LaunchRequest = {
+    kind: 'service',
     profile: opts.isolation,
     unit,
     execPath: found.path,

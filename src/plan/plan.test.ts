@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNIT_PROPERTY_SIGNATURES } from '../systemd/signatures.js';
-import { planService, RequestError, sessionScope, validateRequest, type LaunchRequest } from './plan.js';
+import { planScope, planService, RequestError, sessionScope, validateRequest, type LaunchRequest } from './plan.js';
 import { PROFILE_NAMES } from './profiles.js';
 
 const TAG = '0123456789abcdef';
 const base: LaunchRequest = {
+  kind: 'service',
   profile: 'strict',
   unit: `app-ssc-echo@${TAG}.service`,
   execPath: '/bin/echo',
@@ -13,6 +14,14 @@ const base: LaunchRequest = {
   cwd: '/home/u',
   environment: [['A', 'b=c']],
   stdio: 'journal',
+};
+const scopeBase: LaunchRequest = {
+  ...base,
+  kind: 'scope',
+  unit: `app-ssc-bash-${TAG}.scope`,
+  execPath: '/bin/bash',
+  argv: ['bash', '-i'],
+  environment: [],
 };
 const caller = { uid: 1000, gid: 1000, umask: 0o022 };
 const host = { cores: 4 };
@@ -132,6 +141,7 @@ describe('validateRequest', () => {
   it('accepts a well-formed request and copies only known fields', () => {
     const r = validateRequest({ ...base, User: 'root', properties: [['User', '0']] });
     expect(r).toEqual(base);
+    expect(validateRequest({ ...scopeBase, PIDs: [1] })).toEqual(scopeBase);
   });
   it('refuses unknown profiles, foreign unit names and relative paths', () => {
     for (const bad of [
@@ -153,6 +163,10 @@ describe('validateRequest', () => {
         ],
       },
       { ...base, stdio: 'tty' },
+      { ...base, kind: 'unit' },
+      { ...base, kind: 'scope' },
+      { ...scopeBase, unit: `app-ssc-x@${TAG}.service` },
+      { ...scopeBase, environment: [['A', 'b']] },
       null,
       [],
       'x',
@@ -170,5 +184,39 @@ describe('validateRequest', () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+});
+
+describe('planScope', () => {
+  const scopeProps = (profile: 'strict' | 'relaxed', cores = 4, session: string | null = null) =>
+    new Map(
+      planScope({ request: { ...scopeBase, profile }, caller, host: { cores }, pid: 4242, sessionScope: session }) as [string, unknown][],
+    );
+  it('takes exactly the launcher-recorded process, in ssc.slice, collected when done', () => {
+    const p = scopeProps('relaxed');
+    expect(p.get('PIDs')).toEqual([4242]);
+    expect(p.get('Slice')).toBe('ssc.slice');
+    expect(p.get('CollectMode')).toBe('inactive-or-failed');
+    expect(p.get('Description')).toBe('bash (ssc relaxed, terminal)');
+  });
+  it("applies the profile's resource limits, the same values as the service", () => {
+    const svc = propsOf({ ...base, profile: 'strict' });
+    const p = scopeProps('strict');
+    for (const k of ['MemoryMaxScale', 'MemorySwapMaxScale', 'CPUQuotaPerSecUSec']) expect(p.get(k)).toBe(svc.get(k));
+    expect(scopeProps('relaxed').has('CPUQuotaPerSecUSec')).toBe(false);
+  });
+  it('sets no execution property a scope cannot take, and nothing about the program', () => {
+    const p = scopeProps('strict');
+    for (const k of ['ExecStartEx', 'User', 'Group', 'WorkingDirectory', 'EnvironmentFiles', 'NoNewPrivileges', 'PrivateTmp', 'Type'])
+      expect(p.has(k)).toBe(false);
+  });
+  it('binds to the session exactly when one is given', () => {
+    expect(scopeProps('relaxed', 4, 'session-3.scope').get('BindsTo')).toEqual(['session-3.scope']);
+    expect(scopeProps('relaxed').has('BindsTo')).toBe(false);
+  });
+  it('refuses a service request, PID 0 or 1, and a malformed session scope', () => {
+    expect(() => planScope({ request: base, caller, host, pid: 4242 })).toThrow(RequestError);
+    for (const pid of [0, 1, -5, 1.5]) expect(() => planScope({ request: scopeBase, caller, host, pid })).toThrow(RequestError);
+    expect(() => planScope({ request: scopeBase, caller, host, pid: 4242, sessionScope: 'x.service' })).toThrow(/session scope/);
   });
 });

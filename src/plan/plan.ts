@@ -13,8 +13,14 @@ import { isSscUnitName } from './unit-name.js';
 
 /** What the front end asks the broker for. Everything in it is caller-controlled. */
 export interface LaunchRequest {
+  /**
+   * 'service': systemd runs the program (GUI mode, --wait). 'scope': a scope for
+   * the front end's own process (its PID from the launcher, never from here),
+   * which then becomes the program on the terminal (terminal mode).
+   */
+  kind: 'service' | 'scope';
   profile: ProfileName;
-  /** A name serviceName() produced. */
+  /** A name serviceName() (service) or scopeName() (scope) produced. */
   unit: string;
   /** Absolute path of the program, found with the caller's PATH, as the caller. */
   execPath: string;
@@ -22,7 +28,7 @@ export interface LaunchRequest {
   argv: string[];
   /** Absolute working directory (applied by systemd after switching to the caller). */
   cwd: string;
-  /** The environment, in order. */
+  /** The environment, in order (a scope takes none: the program gets it from the front end's exec). */
   environment: [name: string, value: string][];
   /** 'journal': output to the journal, like any desktop app; 'inherit': the caller's stdin/stdout/stderr. */
   stdio: 'journal' | 'inherit';
@@ -69,10 +75,13 @@ function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.
 export function validateRequest(input: unknown): LaunchRequest {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RequestError('request must be an object');
   const r = input as Record<string, unknown>;
+  const kind = r.kind;
+  if (kind !== 'service' && kind !== 'scope') throw new RequestError('kind must be "service" or "scope"');
   const profile = str(r.profile, 'profile');
   if (!isProfileName(profile)) throw new RequestError(`unknown profile ${JSON.stringify(profile)}`);
   const unit = str(r.unit, 'unit');
-  if (!isSscUnitName(unit) || !unit.endsWith('.service')) throw new RequestError('unit name is not one ssc makes');
+  if (!isSscUnitName(unit) || !unit.endsWith(kind === 'service' ? '.service' : '.scope'))
+    throw new RequestError('unit name is not one ssc makes');
   const execPath = str(r.execPath, 'program path', { absolute: true });
   if (!Array.isArray(r.argv) || r.argv.length === 0) throw new RequestError('argv must be a non-empty array');
   if (r.argv.length > REQUEST_LIMITS.maxArgs) throw new RequestError(`too many arguments (at most ${REQUEST_LIMITS.maxArgs})`);
@@ -99,9 +108,10 @@ export function validateRequest(input: unknown): LaunchRequest {
     return [name, value];
   });
   if (envBytes > REQUEST_LIMITS.maxEnvironmentBytes) throw new RequestError('environment too large');
+  if (kind === 'scope' && environment.length > 0) throw new RequestError('a scope takes no environment');
   const stdio = r.stdio;
   if (stdio !== 'journal' && stdio !== 'inherit') throw new RequestError('stdio must be "journal" or "inherit"');
-  return { profile, unit, execPath, argv, cwd, environment, stdio };
+  return { kind, profile, unit, execPath, argv, cwd, environment, stdio };
 }
 
 export interface PlanInput {
@@ -185,6 +195,46 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     props.push(['StandardErrorFileDescriptor', 2]);
   }
   // Keep the unit (and its result) until the broker has read it, even if it fails at once.
+  props.push(['AddRef', true]);
+  return props;
+}
+
+export interface ScopePlanInput {
+  request: LaunchRequest;
+  caller: Caller;
+  host: HostFacts;
+  /** The front end's PID, as the launcher recorded it: the only process the scope takes. */
+  pid: number;
+  sessionScope?: string | null;
+}
+
+/**
+ * The exact properties of a terminal mode scope: the profile's resource limits
+ * for the front end's own process, which then becomes the program. A scope
+ * takes no execution properties (NoNewPrivileges, PrivateTmp): the front end
+ * sets no_new_privs itself before it execs, and strict's private /tmp is not
+ * available in a scope.
+ */
+export function planScope({ request, caller, host, pid, sessionScope = null }: ScopePlanInput): UnitProperty[] {
+  const profile = PROFILES[request.profile];
+  if (request.kind !== 'scope') throw new RequestError('not a scope request');
+  if (!Number.isInteger(pid) || pid <= 1) throw new RequestError('invalid process for a scope');
+  if (!Number.isInteger(caller.uid) || caller.uid < 0) throw new RequestError('invalid caller ids');
+  if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
+  const props: UnitProperty[] = [
+    ['Description', `${baseName(request.execPath)} (ssc ${profile.name}, terminal)`],
+    ['PIDs', [pid]],
+    ['CollectMode', 'inactive-or-failed'],
+    ['Slice', SSC_SLICE],
+    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
+    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
+  ];
+  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
+  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
+  if (sessionScope !== null) {
+    props.push(['BindsTo', [sessionScope]]);
+    props.push(['After', [sessionScope]]);
+  }
   props.push(['AddRef', true]);
   return props;
 }

@@ -56,6 +56,7 @@ export const UNIT_PROPERTY_SIGNATURES = {
   Description: 's',
   Type: 's',
   ExecStartEx: 'a(sasas)',
+  PIDs: 'au',
   User: 's',
   Group: 's',
   UMask: 'u',
@@ -87,6 +88,7 @@ export interface UnitPropertyValues {
   Description: string;
   Type: string;
   ExecStartEx: readonly ExecCommand[];
+  PIDs: readonly number[];
   User: string;
   Group: string;
   UMask: number;

@@ -48,6 +48,7 @@ print('status=%d' % os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 
 function request(unit: string) {
   return JSON.stringify({
+    kind: 'service',
     profile: 'relaxed',
     unit,
     execPath: '/bin/true',

@@ -29,7 +29,10 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/tmpfiles\.d\/ssc\.conf root:root 644 /));
     for (const f of ['ssc.js', 'broker.js', 'ssc_native.node', 'uwrap.node', 'package.json'])
       expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^/usr/local/lib/ssc/${f.replace('.', '\\.')} root:root 644 `)));
-    for (const l of lines) expect(l).toMatch(/ root:root (4755|644) /);
+    // Terminal mode's supervisor: executable, not setuid.
+    expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/ssc\/ssc-tab root:root 755 /));
+    for (const l of lines) expect(l).toMatch(/ root:root (4755|755|644) /);
+    expect(lines.filter((l) => / 4755 /.test(l))).toHaveLength(1);
     expect((await bed.run(['systemctl', 'show', '-p', 'LoadState', '--value', 'ssc.slice'])).stdout).toBe('loaded\n');
   });
 
