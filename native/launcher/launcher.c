@@ -590,8 +590,9 @@ __attribute__((noreturn)) static void run_front_end(const struct caller *c, cons
 #define ENV_FD 3
 #define MAX_ENVIRONMENT (64 << 20)
 
-/* The scope is the cgroup v2 (or hybrid's unified) path of this process: "0::/.../app-ssc-*.scope".
- */
+/* The cgroup v2 (or hybrid's unified) path of this process must be "0::/ssc.slice/app-ssc-*.scope":
+ * a scope directly in the system manager's ssc.slice, which only root (the broker) can create; a
+ * user's own manager puts its units under user.slice. */
 static bool in_ssc_scope(void) {
   int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
   if (fd == -1)
@@ -606,10 +607,10 @@ static bool in_ssc_scope(void) {
   for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
     if (strncmp(line, "0::", 3) != 0)
       continue;
-    const char *leaf = strrchr(line, '/');
+    const char *path = line + 3, *leaf = strrchr(path, '/');
     size_t len = leaf == NULL ? 0 : strlen(leaf);
-    return leaf != NULL && strncmp(leaf, "/app-ssc-", 9) == 0 && len > 15 &&
-           strcmp(leaf + len - 6, ".scope") == 0;
+    return strncmp(path, "/ssc.slice/", 11) == 0 && leaf == path + 10 &&
+           strncmp(leaf, "/app-ssc-", 9) == 0 && len > 15 && strcmp(leaf + len - 6, ".scope") == 0;
   }
   return false;
 }

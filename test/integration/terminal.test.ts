@@ -254,4 +254,64 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       expect(r.stderr).toMatch(/^ssc: [^\n]*terminal[^\n]*\n$/);
     });
   });
+
+  describe("the setuid launcher's private /tmp (strict terminal mode)", () => {
+    const TAB = '/usr/local/lib/ssc/ssc-tab';
+    const REPORT =
+      'echo "ids:$(id -u):$(id -g)"; grep NoNewPrivs /proc/self/status; echo "tmp:$(ls -A /tmp /var/tmp | tr -d "\\n")";' +
+      ' findmnt -n -o FSTYPE,OPTIONS /tmp; printf "var:%s|" "$MYVAR" "$TMPDIR" "$LD_LIBRARY_PATH"; echo; ls /proc/self/fd | tr "\\n" " "';
+
+    it('is refused outside an ssc scope, and in a scope of that name outside ssc.slice', async () => {
+      const plain = await bed.run(['bash', '-c', `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`], { user: 'sscalice' });
+      expect(plain.code).toBe(125);
+      expect(plain.stdout).toBe('');
+      expect(plain.stderr).toBe('ssc: a private /tmp is only made for a process in an ssc scope\n');
+      const elsewhere = await bed.run([
+        'systemd-run',
+        '--quiet',
+        '--scope',
+        '--unit=app-ssc-id-00000000000000b1.scope',
+        `--uid=${alice.uid}`,
+        `--gid=${alice.gid}`,
+        'bash',
+        '-c',
+        `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`,
+      ]);
+      expect(elsewhere.code).toBe(125);
+      expect(elsewhere.stderr).toMatch(/only made for a process in an ssc scope/);
+    });
+
+    it("in an ssc scope: the caller's ids, no_new_privs, an empty nosuid tmpfs on /tmp, the environment byte-exact, no stray fds", async () => {
+      const r = await bed.run(
+        [
+          'systemd-run',
+          '--quiet',
+          '--scope',
+          '--slice=ssc',
+          '--unit=app-ssc-sh-00000000000000b2.scope',
+          `--uid=${alice.uid}`,
+          `--gid=${alice.gid}`,
+          TAB,
+          '--private-tmp',
+          SSC_BIN,
+          '/bin/sh',
+          'sh',
+          '-c',
+          REPORT,
+        ],
+        { env: { MYVAR: 'a=b "c" $d\nline2', TMPDIR: '/var/tmp/mine', LD_LIBRARY_PATH: '/nowhere' } },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`ids:${alice.uid}:${alice.gid}\n`);
+      expect(r.stdout).toMatch(/^NoNewPrivs:\s+1$/m);
+      expect(r.stdout).toContain('tmp:\n');
+      expect(r.stdout).toMatch(/^tmpfs\s+\S*nosuid,nodev\S*$/m);
+      // TMPDIR and LD_LIBRARY_PATH are what a setuid exec would have stripped from a real environment.
+      expect(r.stdout).toContain('var:a=b "c" $d\nline2|var:/var/tmp/mine|var:/nowhere|');
+      expect(r.stdout.trimEnd().split('\n').pop()).toMatch(/^0 1 2 \d+ ?$/);
+      // The bed's own /tmp is untouched.
+      expect((await bed.run(['cat', '/tmp/ssc-terminal-marker'])).stdout).toBe('shared\n');
+    });
+  });
 });
