@@ -14,6 +14,7 @@
  * so that the second ratio shows what ssc itself adds.
  * Figures, not pass/fail: targets live here, never in timed tests.
  */
+import type { Bed } from '../test/bed/bed.js';
 import { bootNamespaceBed } from '../test/bed/namespace.js';
 import { REPO_ROOT } from '../test/bed/local.js';
 import { TEST_USERS } from '../test/bed/users.js';
@@ -28,6 +29,40 @@ const median = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)] as number;
 };
+
+interface TerminalFigures {
+  rss_kib: number;
+  resident: string;
+  cat_s: number;
+  echo_us: number;
+}
+
+/**
+ * Terminal mode (scripts/bench-terminal.py, in the bed): what stays resident beside
+ * the program, cat of a large file through the terminal, and one byte's echo round
+ * trip, for the program started directly, through ssc and through systemd-run --pty.
+ */
+async function terminalFigures(bed: Bed, uid: number, gid: number): Promise<void> {
+  const sizeMb = Number(process.env.SSC_BENCH_CAT_MB ?? 200);
+  const r = await bed.run(
+    ['/usr/bin/python3', `${REPO_ROOT}/scripts/bench-terminal.py`, String(uid), String(gid), String(sizeMb), '1000'],
+    {
+      timeoutMs: 600_000,
+    },
+  );
+  if (r.code !== 0) throw new Error(`terminal harness failed: ${r.stderr}`);
+  const t = JSON.parse(r.stdout) as Record<'direct' | 'ssc' | 'systemd-run --pty', TerminalFigures>;
+  console.log(`\nterminal mode (relaxed; cat of ${sizeMb} MB; echo: median of 1000 one-byte round trips):`);
+  console.log('variant              resident beside program   cat s   throughput vs direct   echo us   added echo us');
+  for (const [name, f] of Object.entries(t)) {
+    const beside = f.rss_kib === 0 ? 'nothing' : `${(f.rss_kib / 1024).toFixed(1)} MiB (${f.resident})`;
+    console.log(
+      `${name.padEnd(20)} ${beside.padEnd(25)} ${f.cat_s.toFixed(2).padStart(6)} ${`${((t.direct.cat_s / f.cat_s) * 100).toFixed(0)}%`.padStart(22)} ${f.echo_us
+        .toFixed(0)
+        .padStart(9)} ${(f.echo_us - t.direct.echo_us).toFixed(0).padStart(15)}`,
+    );
+  }
+}
 
 const booted = await bootNamespaceBed({ log: (m) => console.error(m) });
 try {
@@ -65,6 +100,7 @@ try {
     `ratio ssc / (node + systemd-run=), medians: ${(median(res.ssc.ms) / same).toFixed(2)} (systemd-run= starts the unit ssc's strict profile makes)`,
   );
   console.log(`ssc's own cost over that floor: ${(median(res.ssc.ms) - same).toFixed(1)} ms`);
+  await terminalFigures(booted.bed, alice.uid, alice.gid);
   console.log(`peak RSS ssc / node: ${(median(res.ssc.rssKiB) / median(res.node.rssKiB)).toFixed(2)} (target <= 1.30)`);
 } finally {
   await booted.stop();

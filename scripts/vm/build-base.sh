@@ -27,7 +27,7 @@ set -euo pipefail
 # x11-utils (xdpyinfo), xauth: the desktop-session test's X server and client.
 # SSC_VM_EXTRA_PACKAGES adds packages without editing this file.
 SSC_VM_PACKAGES="linux-image-amd64 systemd systemd-sysv udev dbus dbus-user-session
-  libpam-systemd login passwd adduser sudo procps util-linux kmod python3 tmux
+  libpam-systemd login passwd adduser sudo procps util-linux kmod python3 tmux less vim-tiny
   xvfb x11-utils xauth
   ${SSC_VM_EXTRA_PACKAGES:-}"
 SUITE=bookworm
