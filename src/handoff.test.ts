@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeHandoff, encodeHandoff, F_PRIVILEGED, HandoffError, type Handoff } from './handoff.js';
+import { fuzzRuns } from './fuzz-runs.js';
 
 const sample: Handoff = {
   header: {
@@ -54,7 +55,7 @@ describe('the hand-off', () => {
           expect(e).toBeInstanceOf(HandoffError);
         }
       }),
-      { numRuns: 20_000 },
+      { numRuns: fuzzRuns(20_000) },
     );
   });
   it('round-trips arbitrary argv and environments', () => {
@@ -64,7 +65,7 @@ describe('the hand-off', () => {
         const h = { ...sample, argv, env };
         expect(decodeHandoff(encodeHandoff(h))).toEqual(h);
       }),
-      { numRuns: 5000 },
+      { numRuns: fuzzRuns(20_000) },
     );
   });
 });

@@ -3,6 +3,7 @@ import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { frame, FrameError, FrameReader } from './ipc.js';
+import { fuzzRuns } from './fuzz-runs.js';
 
 /** A stand-in socket that delivers the given chunks, then ends. */
 function feed(chunks: Buffer[]): Socket {
@@ -39,7 +40,7 @@ describe('FrameReader', () => {
           expect(await r.next(100)).toBeNull();
         },
       ),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
   it('refuses a frame longer than its limit', async () => {

@@ -61,7 +61,7 @@ export class FrameReader {
 
   async next(limit: number): Promise<Buffer | null> {
     for (;;) {
-      if (this.error) throw this.error;
+      // Frames already received come first: a peer that answered and closed may leave an error behind.
       if (this.buf.length >= 4) {
         const n = this.buf.readUInt32LE(0);
         if (n > limit) {
@@ -74,6 +74,7 @@ export class FrameReader {
           return frame;
         }
       }
+      if (this.error) throw this.error;
       if (this.ended) {
         if (this.buf.length > 0) throw new FrameError('stream ended inside a message');
         return null;

@@ -46,6 +46,9 @@
 #define EXIT_LAUNCHER 125
 /* Node aborts at start-up with fewer descriptors than this. */
 #define MIN_NOFILE 32
+/* Node reserves several hundred MiB of address space at start-up: below this it dies with V8's
+ * fatal-error dump instead of a line that says why. */
+#define MIN_ADDRESS_SPACE (1024ULL << 20)
 #define HEADER_FIXED_LEN 44
 
 static char *const fixed_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
@@ -710,6 +713,10 @@ int main(int argc, char **argv, char **envp) {
   if (c.limits[RLIMIT_NOFILE].rlim_cur < MIN_NOFILE)
     die("the open-files limit (ulimit -n) is %llu; Node needs at least %d",
         (unsigned long long)c.limits[RLIMIT_NOFILE].rlim_cur, MIN_NOFILE);
+  if (c.limits[RLIMIT_AS].rlim_cur != RLIM_INFINITY &&
+      c.limits[RLIMIT_AS].rlim_cur < MIN_ADDRESS_SPACE)
+    die("the address-space limit (ulimit -v) is %llu KiB; Node needs at least %llu KiB",
+        (unsigned long long)c.limits[RLIMIT_AS].rlim_cur >> 10, MIN_ADDRESS_SPACE >> 10);
   reset_signals();
   if (c.privileged)
     set_privileged_limits(&c);

@@ -10,7 +10,7 @@
  * start job, replies and exits. It never opens a path the caller names, never
  * runs anything, and closes the bus connection before replying.
  */
-import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
 import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
@@ -23,6 +23,7 @@ import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import { randomHex } from '../random.js';
+import { MAX_STARTS_PER_USER, takeSlot, type SlotStore } from './slots.js';
 import type { Native } from '../native/native.js';
 
 /** Root-owned, 0700: environment files live here for the moment between write and exec. */
@@ -35,21 +36,50 @@ const FRONT_END_TIMEOUT_MS = 30_000;
 
 /** How long logind may take to say which session the caller is in. */
 const LOGIND_TIMEOUT_MS = 5000;
+/**
+ * How long the start job may take (Type=exec: until the program is exec'd). A
+ * working directory or program on a hung file system must not hold a root
+ * connection for ever; the unit itself goes on without the broker.
+ */
+const START_JOB_TIMEOUT_MS = 30_000;
 
-/** sessionOfPid, bounded in time: a stuck logind must not hold a root process. */
-async function askLogind(bus: Bus, pid: number): Promise<LoginSession | null> {
+/** A promise bounded in time: nothing the broker waits for may hold a root process for ever. */
+async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`logind did not say within ${LOGIND_TIMEOUT_MS / 1000} s which session you are in`)),
-      LOGIND_TIMEOUT_MS,
-    );
+    timer = setTimeout(() => reject(new Error(message)), ms);
   });
   try {
-    return await Promise.race([sessionOfPid(bus, pid), timeout]);
+    return await Promise.race([p, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** sessionOfPid, bounded in time: a stuck logind must not hold a root process. */
+function askLogind(bus: Bus, pid: number): Promise<LoginSession | null> {
+  return withTimeout(
+    sessionOfPid(bus, pid),
+    LOGIND_TIMEOUT_MS,
+    `logind did not say within ${LOGIND_TIMEOUT_MS / 1000} s which session you are in`,
+  );
+}
+
+/** The slots of takeSlot() as files in the root-only directory. */
+function fileSlotStore(dir: string): SlotStore {
+  return {
+    list: () => readdirSync(dir),
+    create: (name) => closeSync(openSync(`${dir}/${name}`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)),
+    remove: (name) => removeQuietly(`${dir}/${name}`),
+    alive: (pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+      }
+    },
+  };
 }
 
 /** Same set of groups, ignoring order and the primary group's presence. */
@@ -126,6 +156,20 @@ export async function runBroker(native: Native): Promise<number> {
     return 0;
   }
 
+  // No more than MAX_STARTS_PER_USER root-authenticated connections for one user.
+  ensureEnvDir();
+  const slot = takeSlot(fileSlotStore(ENV_DIR), header.ruid, process.pid);
+  if (slot === null) {
+    const requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes).catch(() => null);
+    if (requestBytes !== null)
+      await reply({
+        ok: false,
+        kind: 'request',
+        message: `you already have ${MAX_STARTS_PER_USER} ssc starts in progress; wait for them to finish`,
+      }).catch(() => undefined);
+    sock.destroy();
+    return 0;
+  }
   // A stopped or stuck front end must not keep a root connection open: the
   // request and "start" come within a bound or the broker leaves.
   const deadline = setTimeout(() => sock.destroy(new Error('the front end did not ask for the start in time')), FRONT_END_TIMEOUT_MS);
@@ -179,7 +223,11 @@ export async function runBroker(native: Native): Promise<number> {
     const go = await frames.next(START.length).catch(() => null);
     if (go === null || go.toString() !== START) return 0;
     clearTimeout(deadline);
-    const job = await startTransientUnit(bus, request.unit, props);
+    const job = await withTimeout(
+      startTransientUnit(bus, request.unit, props),
+      START_JOB_TIMEOUT_MS,
+      `systemd did not finish starting ${request.unit} within ${START_JOB_TIMEOUT_MS / 1000} s`,
+    );
     // The start job is over: the program has been exec'd (Type=exec) and the
     // manager has read the file, or the start failed. Either way it goes now.
     if (envFile !== null) removeQuietly(envFile);
@@ -209,6 +257,7 @@ export async function runBroker(native: Native): Promise<number> {
     await reply({ ok: false, kind: 'internal', message: err.type ? `${err.type}: ${err.message}` : err.message }).catch(() => undefined);
     return 1;
   } finally {
+    slot.release();
     clearTimeout(deadline);
     if (bus) bus.close();
     else

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeArgs, parseGoBool, UsageError } from './argv.js';
+import { fuzzRuns } from '../fuzz-runs.js';
 
 describe('normalizeArgs', () => {
   it("accepts the original ssc's Go-style flags unchanged", () => {
@@ -43,7 +44,7 @@ describe('normalizeArgs', () => {
           expect(out.slice(out.indexOf('--') + 1)).toEqual(args);
         },
       ),
-      { numRuns: 20_000 },
+      { numRuns: fuzzRuns(20_000) },
     );
   });
 });

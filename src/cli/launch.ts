@@ -2,12 +2,12 @@
  * Launching a program: everything the front end does, unprivileged, around the
  * broker's one privileged call.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { BROKER_FD } from '../handoff.js';
 import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
-import type { LaunchRequest } from '../plan/plan.js';
+import { execBytes, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type ProfileName } from '../plan/profiles.js';
 import { randomHex } from '../random.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
@@ -54,7 +54,8 @@ async function brokerChannel(request: LaunchRequest) {
   await send(sock, JSON.stringify(request));
   return {
     async start(): Promise<BrokerReply> {
-      await send(sock, START, { end: true });
+      // A broker that refused early has closed its end: its answer is already read.
+      await send(sock, START, { end: true }).catch(() => undefined);
       const raw = await frames.next(REPLY_LIMIT);
       if (raw === null) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
       return JSON.parse(raw.toString('utf8')) as BrokerReply;
@@ -65,12 +66,31 @@ async function brokerChannel(request: LaunchRequest) {
   };
 }
 
-export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
-  if (!inv.header.privileged || !inv.viaLauncher)
-    throw new SscError(
+/** PR_SET_NO_NEW_PRIVS is set on this process (a strict unit's program started ssc): the setuid bit was ignored. */
+export function noNewPrivs(status: string): boolean {
+  return /^NoNewPrivs:\s*1$/m.test(status);
+}
+
+function notPrivileged(): SscError {
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // no /proc: say the general reason
+  }
+  if (noNewPrivs(status))
+    return new SscError(
       EXIT.failed,
-      'not running with privileges: ssc must be installed setuid root (install.sh), on a file system mounted without nosuid',
+      'cannot start a contained program from inside a strict one: no_new_privs is set here, so the setuid bit of ssc is ignored (use -isolation=relaxed for the outer one)',
     );
+  return new SscError(
+    EXIT.failed,
+    'not running with privileges: ssc must be installed setuid root (install.sh), on a file system mounted without nosuid',
+  );
+}
+
+export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
+  if (!inv.header.privileged || !inv.viaLauncher) throw notPrivileged();
   verifyDropped(inv.header);
   if (inv.cwd === null)
     throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
@@ -108,6 +128,12 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   }
   const wait = opts.wait;
 
+  const size = execBytes([program, ...args], [...vars]);
+  if (size > UNIT_EXEC_LIMIT)
+    throw new SscError(
+      EXIT.cannotExecute,
+      `the arguments and environment together are ${size} bytes; a program systemd starts takes at most ${UNIT_EXEC_LIMIT} (pass fewer, or start it from a terminal, where it gets your own limits)`,
+    );
   const unit = serviceName(found.path, randomHex(8));
   const request: LaunchRequest = {
     kind: 'service',

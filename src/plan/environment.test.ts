@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkEnvironment, encodeEnvironmentFile, isValidVariable, parseEnvironmentFile } from './environment.js';
+import { fuzzRuns } from '../fuzz-runs.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -48,7 +49,7 @@ describe('the environment file', () => {
         const vars = new Map(entries);
         expect(parseEnvironmentFile(encodeEnvironmentFile(vars))).toEqual(vars);
       }),
-      { numRuns: 5000 },
+      { numRuns: fuzzRuns(20_000) },
     );
   });
   it('escapes exactly backslash, double quote, backquote and dollar', () => {

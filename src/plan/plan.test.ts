@@ -1,8 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNIT_PROPERTY_SIGNATURES } from '../systemd/signatures.js';
-import { planScope, planService, RequestError, sessionScope, validateRequest, type LaunchRequest } from './plan.js';
+import {
+  execBytes,
+  planScope,
+  planService,
+  RequestError,
+  sessionScope,
+  UNIT_EXEC_LIMIT,
+  validateRequest,
+  type LaunchRequest,
+} from './plan.js';
 import { PROFILE_NAMES } from './profiles.js';
+import { fuzzRuns } from '../fuzz-runs.js';
 
 const TAG = '0123456789abcdef';
 const base: LaunchRequest = {
@@ -132,7 +142,7 @@ describe('planService', () => {
           expect(map.size).toBe(props.length);
         },
       ),
-      { numRuns: 20_000 },
+      { numRuns: fuzzRuns(20_000) },
     );
   });
 });
@@ -182,7 +192,7 @@ describe('validateRequest', () => {
           expect(e).toBeInstanceOf(RequestError);
         }
       }),
-      { numRuns: 20_000 },
+      { numRuns: fuzzRuns(20_000) },
     );
   });
 });
@@ -218,5 +228,16 @@ describe('planScope', () => {
     expect(() => planScope({ request: base, caller, host, pid: 4242 })).toThrow(RequestError);
     for (const pid of [0, 1, -5, 1.5]) expect(() => planScope({ request: scopeBase, caller, host, pid })).toThrow(RequestError);
     expect(() => planScope({ request: scopeBase, caller, host, pid: 4242, sessionScope: 'x.service' })).toThrow(/session scope/);
+  });
+});
+
+describe('execBytes', () => {
+  it('counts strings with their NUL and a pointer each, as the kernel does', () => {
+    expect(execBytes(['ab'], [])).toBe(3 + 8);
+    expect(execBytes(['é'], [['K', 'v=1']])).toBe(3 + 8 + (1 + 3 + 2) + 8);
+  });
+  it('puts the limit just under a quarter of an 8 MiB stack', () => {
+    expect(UNIT_EXEC_LIMIT).toBeLessThan(2 * 1024 * 1024);
+    expect(UNIT_EXEC_LIMIT).toBeGreaterThan(2 * 1024 * 1024 - 64 * 1024);
   });
 });

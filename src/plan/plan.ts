@@ -60,6 +60,21 @@ export const REQUEST_LIMITS = {
 
 export class RequestError extends Error {}
 
+/**
+ * What execve takes in the unit: a quarter of the stack limit systemd gives a
+ * service (8 MiB by default), for the argument and environment strings and
+ * their pointers together, less room for the variables systemd adds itself.
+ */
+export const UNIT_EXEC_LIMIT = 2 * 1024 * 1024 - 16 * 1024;
+
+/** Bytes the program's execve needs for argv and the environment (as the kernel counts: strings with NUL, and a pointer each). */
+export function execBytes(argv: readonly string[], environment: readonly (readonly [string, string])[]): number {
+  let n = 0;
+  for (const a of argv) n += Buffer.byteLength(a) + 1 + 8;
+  for (const [k, v] of environment) n += Buffer.byteLength(k) + Buffer.byteLength(v) + 2 + 8;
+  return n;
+}
+
 export const SSC_SLICE = 'ssc.slice';
 
 function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.maxPath as number } = {}): string {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSscUnitName, programId, scopeName, serviceName, systemdEscape, unitObjectPath } from './unit-name.js';
+import { fuzzRuns } from '../fuzz-runs.js';
 
 const TAG = '0123456789abcdef';
 
@@ -30,7 +31,7 @@ describe('unit names', () => {
         expect(isSscUnitName(serviceName(s, TAG))).toBe(true);
         expect(isSscUnitName(scopeName(s, TAG))).toBe(true);
       }),
-      { numRuns: 2000 },
+      { numRuns: fuzzRuns(2000) },
     );
   });
   it('refuse a random tag that is not 16 hex digits', () => {

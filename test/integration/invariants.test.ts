@@ -15,7 +15,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     await bed.sh('systemctl stop "app-ssc-*" 2>/dev/null; rm -rf /home/sscalice/evil* /home/sscalice/fake* /home/sscalice/marker*');
   });
 
-  it('(a) no option, variable or program name gives a unit another uid or gid', async () => {
+  it('2. no option, variable or program name gives a unit another uid or gid', async () => {
     for (const opt of [
       ['--uid=0'],
       ['--gid=0'],
@@ -37,7 +37,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(named.stderr).toBe('ssc: --uid=0: command not found\n');
   });
 
-  it('(b) arguments and values that look like unit settings arrive literally and set nothing', async () => {
+  it('3. arguments and values that look like unit settings arrive literally and set nothing', async () => {
     const tricky = ['x\nUser=0', 'User=0', '; id', '%u %U %h $USER ${USER}', '\\x2d', '\'"', 'é ✓ \u{1F600}', '-p', 'MemoryMax=infinity'];
     const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sh', '-c', 'exec sleep 30', ...tricky], {
       user: 'sscalice',
@@ -60,7 +60,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     await bed.run(['systemctl', 'stop', unit]);
   });
 
-  it("(c) loader and interpreter variables in the caller's environment never run code in ssc", async () => {
+  it("1. loader and interpreter variables in the caller's environment never run code in ssc", async () => {
     await bed.sh(
       [
         'cd /home/sscalice',
@@ -91,7 +91,17 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(markers.stdout).toBe('');
   });
 
-  it('(c) a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing', async () => {
+  it('3. a program path with spaces and quotes runs as that one path, its arguments literal', async () => {
+    const dir = `${alice.home}/evil dir "q" $x`;
+    await bed.run(['mkdir', '-p', dir], { user: 'sscalice' });
+    await bed.run(['sh', '-c', `printf '#!/bin/sh\\nprintf "%%s|" "$@"\\n' > "$1/my prog; id" && chmod 755 "$1/my prog; id"`, 'sh', dir], {
+      user: 'sscalice',
+    });
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', `${dir}/my prog; id`, 'a b', '$HOME', '%h'], { user: 'sscalice' });
+    expect(r).toMatchObject({ code: 0, stdout: 'a b|$HOME|%h|', stderr: '' });
+  });
+
+  it('1. a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing', async () => {
     const server = bed.run(
       [
         'python3',
@@ -119,7 +129,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect((await server).stdout).toContain('connections 0');
   });
 
-  it("(d) neither the program nor ssc's own process holds a root-authenticated bus connection", async () => {
+  it("14. neither the program nor ssc's own process holds a root-authenticated bus connection", async () => {
     const run = bed.run([SSC_BIN, '--no-tty', '--wait', 'sleep', '3'], { user: 'sscalice' });
     await bed.sh('for i in $(seq 50); do pgrep -u sscalice -x sleep >/dev/null && break; sleep 0.1; done; sleep 0.5');
     // busctl lists every connection with the uid the bus authenticated it as.
@@ -137,14 +147,14 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect((await run).code).toBe(0);
   });
 
-  it('(d) the program gets only its stdio: no inherited descriptor from ssc', async () => {
+  it('14. the program gets only its stdio: no inherited descriptor from ssc', async () => {
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', 'ls /proc/self/fd'], { user: 'sscalice' });
     expect(r.code).toBe(0);
     // 0-2, and the directory ls itself opened.
     expect(r.stdout.split('\n').filter(Boolean).map(Number).sort()).toEqual([0, 1, 2, 3]);
   });
 
-  it("a second user cannot read the first user's environment through systemctl, busctl, ps, /proc or /run", async () => {
+  it("10. a second user cannot read the first user's environment through systemctl, busctl, ps, /proc or /run", async () => {
     const secret = 'ssc-secret-7f3a9c';
     const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '30'], { user: 'sscalice', env: { SSC_SECRET: secret } });
     expect(r.code).toBe(0);
@@ -171,7 +181,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     await bed.run(['systemctl', 'stop', unit]);
   });
 
-  it('refuses a caller whose groups differ from the user database, starting nothing', async () => {
+  it('2. refuses a caller whose groups differ from the user database, starting nothing', async () => {
     const before = await sscUnits(bed);
     const r = await bed.run([
       'setpriv',
@@ -210,7 +220,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     }
   });
 
-  it('an argument that is not UTF-8 is a usage error, not silently changed', async () => {
+  it('9. an argument that is not UTF-8 is a usage error, not silently changed', async () => {
     const r = await bed.sh(`exec ${SSC_BIN} --no-tty --wait printf "$(printf 'a\\377b')"`, { user: 'sscalice' });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('ssc: argument 4 is not valid UTF-8, which systemd cannot take\n');

@@ -54,7 +54,13 @@ fs.mkdirSync(out, { mode: 0o1777 });
 fs.chmodSync(out, 0o1777);
 fs.chownSync(`${base}/userbin`, nobody, nobody);
 fs.symlinkSync(node, `${base}/bin/node`);
-const cflags = ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-O2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie'];
+// SSC_CHECK_SANITIZE=1: the same checks against a launcher built with ASan and UBSan (any finding
+// aborts it, which fails the check that ran it).
+const sanitize = process.env.SSC_CHECK_SANITIZE === '1';
+const cflags = sanitize
+  ? ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-fPIE', '-pie']
+  : ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-O2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie'];
+if (sanitize) console.log('# launcher built with -fsanitize=address,undefined');
 run('gcc', [
   ...cflags,
   '-Wl,-z,relro,-z,now',
@@ -185,6 +191,8 @@ const pwned = () => fs.readdirSync(out).filter((f) => f.startsWith('pwned') || f
       const m = Object.fromEntries(text.split('\n').slice(1).filter(Boolean).map((l) => [l.slice(0, 26).trim(), l.slice(26).trim().split(/\s+/).slice(0, 2)]));
       m['Max open files'][0] = 'node';
       if (Number(m['Max stack size'][0]) > 8388608) m['Max stack size'][0] = '8388608';
+      // ASan sets its own soft RLIMIT_CORE to 0 before main (disable_coredump).
+      if (sanitize) m['Max core file size'][0] = 'asan';
       return m;
     };
     equal(limits(f.limits), limits(callerLimits()), 'front end: every rlimit is the caller\'s again (but NOFILE soft: Node; STACK soft: kernel)');
@@ -341,6 +349,97 @@ refusal('library path is not a directory', () => fs.chmodSync(`${lib}/ssc.js`, 0
   check(r.front !== null && r.broker !== null, 'root caller: both ran', r.stderr);
   if (r.front) equal([r.front.uid, decode(r.front.handoff.data).header.flags], [ids(0), 1], 'root caller: front end root, privileged flag');
   if (r.front) equal(decode(r.front.handoff.data).header.pid, r.front.pid, 'root caller: hand-off pid is the front end\'s');
+}
+
+// ---- 9. randomized exec harness: random argv, environment, umask, limits and fds ----
+// Each run execs the setuid launcher as uid 65534 with random bytes for arguments and variables
+// (python's os.execve passes bytes exactly), a random umask and RLIMIT_NOFILE, random extra fds
+// and some of fds 0-2 closed; the stand-in front end must then find exactly those argv and
+// variables in the hand-off, and the launcher must never die of a signal.
+{
+  const runs = Number(process.env.SSC_CHECK_FUZZ_RUNS ?? 150);
+  let seed = Number(process.env.SSC_CHECK_FUZZ_SEED ?? Date.now() % 2147483647);
+  console.log(`# randomized exec harness: ${runs} runs, seed ${seed} (SSC_CHECK_FUZZ_SEED to repeat)`);
+  const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const int = (n) => Math.floor(rand() * n);
+  const bytes = (max) => Buffer.from(Array.from({ length: int(max + 1) }, () => 1 + int(255)));
+  const runner = `
+import json, os, resource, sys
+spec = json.loads(sys.argv[1])
+os.umask(spec['umask'])
+soft = spec['nofile']
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard), hard))
+for fd in spec['extra']:
+    os.dup2(os.open('/dev/null', os.O_RDONLY), fd)
+    os.set_inheritable(fd, True)
+for fd in spec['close']:
+    os.close(fd)
+os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+argv = [bytes.fromhex(a) for a in spec['argv']]
+env = [bytes.fromhex(e) for e in spec['env']]
+os.execve(spec['bin'], argv, dict(e.split(b'=', 1) for e in env))
+`;
+  let bad = 0;
+  for (let i = 0; i < runs && bad < 5; i++) {
+    const argv = [Buffer.concat([Buffer.from('s'), bytes(40)]), ...Array.from({ length: int(20) }, () => bytes(int(4) === 0 ? 3000 : 60))];
+    const names = new Set();
+    const env = [];
+    for (let k = int(30); k > 0; k--) {
+      // F_ names: never one of glibc's "unsecure" variables, which a setuid exec removes before main.
+      const name = `F_${int(1e6)}`;
+      if (names.has(name)) continue;
+      names.add(name);
+      env.push(Buffer.concat([Buffer.from(`${name}=`), bytes(100)]));
+    }
+    const nofile = 64 + int(4000);
+    const spec = {
+      bin,
+      umask: int(0o1000),
+      nofile,
+      extra: Array.from({ length: int(5) }, () => 5 + int(Math.min(nofile - 6, 200))),
+      close: [0, 1, 2].filter(() => int(4) === 0),
+      argv: argv.map((a) => a.toString('hex')),
+      env: env.map((e) => e.toString('hex')),
+    };
+    clearOut();
+    const r = spawnSync('python3', ['-c', runner, JSON.stringify(spec)], { cwd: '/', timeout: 30_000 });
+    const front = (() => {
+      try {
+        return JSON.parse(fs.readFileSync(`${out}/front.json`, 'utf8'));
+      } catch {
+        return null;
+      }
+    })();
+    const d = front?.handoff?.data ? decode(front.handoff.data) : null;
+    const problems = [];
+    if (r.signal !== null || r.status !== 0) problems.push(`status ${r.status} signal ${r.signal}: ${r.stderr}`);
+    if (d === null) problems.push('no hand-off reached the front end');
+    else {
+      if (JSON.stringify(hex(d.argv)) !== JSON.stringify(spec.argv)) problems.push('argv differs');
+      if (JSON.stringify(hex(d.env)) !== JSON.stringify(spec.env)) problems.push('environment differs');
+      if (d.header.umask !== spec.umask) problems.push(`umask ${d.header.umask} != ${spec.umask}`);
+      if (d.trailing !== 0) problems.push('trailing bytes');
+    }
+    if (problems.length > 0) {
+      bad++;
+      check(false, `randomized exec run ${i}`, { problems, spec: { ...spec, argv: spec.argv.length, env: spec.env.length } });
+    }
+  }
+  check(bad === 0, `randomized exec harness: ${runs} runs, every hand-off exact, no crash`);
+}
+
+// ---- 10. valgrind memcheck on the launcher (both paths) ----
+if (sanitize) console.log('# valgrind skipped: it cannot run an ASan build');
+else if (spawnSync('valgrind', ['--version']).status !== 0) console.log('# valgrind not installed: memcheck skipped');
+else {
+  const vg = ['valgrind', '--quiet', '--error-exitcode=99', '--child-silent-after-fork=no', '--trace-children=no'];
+  // As root the setuid binary takes the privileged path (fork, become_root, drop_privs); as a
+  // user valgrind cannot honour the setuid bit, so the unprivileged path runs.
+  const priv = runAs(`cd /; exec ${vg.join(' ')} "$BIN" vg-root`, { asRoot: true });
+  check(priv.status !== 99 && !/ERROR SUMMARY: [1-9]|Invalid|uninitialised/.test(priv.stderr), 'valgrind memcheck: no errors on the privileged path', priv.stderr);
+  const unpriv = runAs(`cd /; exec ${vg.join(' ')} "$BIN" vg-user`, { wantBroker: false });
+  check(unpriv.status !== 99 && !/ERROR SUMMARY: [1-9]|Invalid|uninitialised/.test(unpriv.stderr), 'valgrind memcheck: no errors on the unprivileged path', unpriv.stderr);
 }
 
 console.log(`1..${count}`);
