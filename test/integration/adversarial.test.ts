@@ -5,11 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed, sscUnits } from '../bed/index.js';
+import { bedKind, bedSkipReason, getBed, sscUnits } from '../bed/index.js';
 import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
+/** Hundreds of runs (or 300 Node processes at once) are for the namespace bed; the VM runs under TCG with 3 GB. */
+const heavy = bedKind() === 'local' ? 'in the VM: hundreds of runs under TCG, 3 GB of RAM; run in the namespace bed' : false;
+const heavyNote = heavy ? ` (skipped: ${heavy})` : '';
 const alice = TEST_USERS.sscalice;
 const LIBDIR = `${SSC_PREFIX}/lib/ssc`;
 
@@ -81,7 +84,7 @@ describe.skipIf(skip)(`attacks on the setuid path, numbered as in SECURITY.md${s
     });
   });
 
-  describe('5. ptrace', () => {
+  describe.skipIf(heavy)(`5. ptrace${heavyNote}`, () => {
     it('a process of the same uid cannot attach to ssc or read its fds and environment while it holds root', async () => {
       // The attacker is ssc's parent (allowed to trace its child under any Yama mode), stops ssc at
       // random moments, and tries every process of the launch that runs as root.
@@ -122,7 +125,7 @@ print(f'tried {tried}')
     });
   });
 
-  describe('6. signals', () => {
+  describe.skipIf(heavy)(`6. signals${heavyNote}`, () => {
     it('200 runs killed at random moments leave no root-owned file, no environment file and no broker behind', async () => {
       const py = `
 import os, random, signal, subprocess, time
@@ -183,7 +186,7 @@ for code, out, err in results:
     });
   });
 
-  describe('8. size', () => {
+  describe.skipIf(heavy)(`8. size${heavyNote}`, () => {
     const BIG_ARGS = `big=$(head -c 131071 /dev/zero | tr '\\0' a); set -- "$big" $(seq 1 99999)`;
     const MANY_VARS = 'for i in $(seq 1 50000); do export V$i=value$i; done';
 
@@ -275,7 +278,7 @@ for code, out, err in results:
     });
   });
 
-  describe('13. exhaustion', () => {
+  describe.skipIf(heavy)(`13. exhaustion${heavyNote}`, () => {
     it('300 waiting ssc of one user do not lock root off the system bus or fill /run; the cap on starts is a clear error', async () => {
       const py = `
 import subprocess, time
