@@ -2,7 +2,7 @@
  * The front end: parse the command line, run the command, map every expected
  * failure to one `ssc:` line and an exit code.
  */
-import { CommanderError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { decodeUtf8 } from '../plan/environment.js';
 import { normalizeArgs, UsageError } from './argv.js';
 import { runCommand } from './commands/run.js';
@@ -22,14 +22,24 @@ export async function main(): Promise<number> {
       return s;
     });
     let code: number = EXIT.ok;
+    const output = {
+      writeOut: (s: string) => process.stdout.write(s),
+      writeErr: (s: string) => process.stderr.write(s),
+      outputError: (s: string, write: (s: string) => void) => write(`ssc: ${s.replace(/^error: /, '').trimEnd()}\n`),
+    };
+    // `ssc desktop ...` (a program named desktop: `ssc -- desktop`). Loaded only then.
+    if (args[0] === 'desktop') {
+      const { desktopCommand } = await import('./commands/desktop.js');
+      const desktop = new Command('ssc').exitOverride().configureOutput(output).addCommand(desktopCommand(inv));
+      for (const c of [desktop, ...desktop.commands, ...desktop.commands.flatMap((c) => c.commands)])
+        c.exitOverride().configureOutput(output);
+      await desktop.parseAsync(args, { from: 'user' });
+      return code;
+    }
     const cmd = runCommand(inv, (c) => (code = c))
       .version(VERSION, '-V, --version')
       .exitOverride()
-      .configureOutput({
-        writeOut: (s) => process.stdout.write(s),
-        writeErr: (s) => process.stderr.write(s),
-        outputError: (s, write) => write(`ssc: ${s.replace(/^error: /, '').trimEnd()}\n`),
-      });
+      .configureOutput(output);
     await cmd.parseAsync(normalizeArgs(args), { from: 'user' });
     return code;
   } catch (e) {

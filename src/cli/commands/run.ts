@@ -16,7 +16,10 @@ Exit status:
   127                        the program was not found
   2                          usage error
 
-The original ssc's flags work too: -isolation=strict, -isolation relaxed, -tty=false, -tty.`;
+The original ssc's flags work too: -isolation=strict, -isolation relaxed, -tty=false, -tty.
+
+Menus, docks and "Open with": ssc desktop add|remove|list|refresh (ssc desktop --help).
+A program named desktop: ssc -- desktop.`;
 
 export function runCommand(inv: Invocation, setExit: (code: number) => void): Command {
   const profiles = PROFILE_NAMES.map((p) => `${p}: ${PROFILES[p].summary}`).join('; ');
