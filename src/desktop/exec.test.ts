@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fuzzRuns } from '../fuzz-runs.js';
-import { ExecError, escapeString, formatExec, parseExec, quoteArg, unescapeString, unwrapExec, wrapExec } from './exec.js';
+import {
+  ExecError,
+  escapeString,
+  expandFieldCodes,
+  formatExec,
+  parseExec,
+  quoteArg,
+  unescapeString,
+  unwrapExec,
+  wrapExec,
+} from './exec.js';
 
 describe('parseExec', () => {
   it('splits on spaces and keeps field codes as arguments', () => {
@@ -69,5 +79,35 @@ describe('wrapExec', () => {
     const wrapped = wrapExec('gimp-2.10 %U', SSC, 'relaxed');
     expect(unwrapExec(wrapped, SSC)).toEqual(['gimp-2.10', '%U']);
     expect(unwrapExec('gimp-2.10 %U', SSC)).toBeNull();
+  });
+});
+
+describe('expandFieldCodes (what a launcher does with a wrapped entry)', () => {
+  const FILE = '/home/u/a "quoted" file with spaces.txt';
+  it("gives files and URLs as whole arguments after ssc's own, spaces and quotes intact", () => {
+    const wrapped = wrapExec('gimp-2.10 %U', '/usr/local/bin/ssc', 'strict');
+    expect(expandFieldCodes(parseExec(wrapped), { files: [FILE, '/tmp/b'] })).toEqual([
+      '/usr/local/bin/ssc',
+      '--no-tty',
+      '--isolation=strict',
+      '--',
+      'gimp-2.10',
+      FILE,
+      '/tmp/b',
+    ]);
+    expect(expandFieldCodes(parseExec(wrapExec('viewer %f', 's', 'relaxed')), { files: [FILE] }).slice(4)).toEqual(['viewer', FILE]);
+  });
+  it('drops %f, %u, %F and %U without files, expands %i %c %k %%, and removes deprecated codes', () => {
+    expect(
+      expandFieldCodes(['app', '%f', '%U', '%i', '--name=%c', '%k', '100%%', '%d', '%m'], {
+        icon: 'app-icon',
+        name: 'App',
+        location: '/x/app.desktop',
+      }),
+    ).toEqual(['app', '--icon', 'app-icon', '--name=App', '/x/app.desktop', '100%']);
+  });
+  it('leaves an argument that is only reserved characters whole through quoting and expansion', () => {
+    const args = ['prog', 'a b', '"q"', '$HOME', '`x`', '\\', '%f'];
+    expect(expandFieldCodes(parseExec(formatExec(args)), { files: ['f g'] })).toEqual(['prog', 'a b', '"q"', '$HOME', '`x`', '\\', 'f g']);
   });
 });

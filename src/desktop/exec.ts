@@ -113,3 +113,56 @@ export function unwrapExec(value: string, ssc: string): string[] | null {
   if (args[0] !== ssc || args[1] !== '--no-tty' || !args[2]?.startsWith('--isolation=') || args[3] !== '--') return null;
   return args.slice(4);
 }
+
+export interface FieldContext {
+  files?: readonly string[];
+  urls?: readonly string[];
+  icon?: string;
+  name?: string;
+  /** The desktop file's own location (%k). */
+  location?: string;
+}
+
+/**
+ * What a launcher makes of the arguments (the specification's field codes):
+ * %f/%u the first file or URL, %F/%U all of them as separate arguments, %i
+ * `--icon ICON`, %c the translated name, %k the entry's location, %% a %, the
+ * deprecated codes nothing. ssc never expands them itself (the launcher
+ * does); this is how the tests check that a wrapped entry still gets them.
+ */
+export function expandFieldCodes(args: readonly string[], ctx: FieldContext): string[] {
+  const files = ctx.files ?? [];
+  const urls = ctx.urls ?? files;
+  const out: string[] = [];
+  for (const arg of args) {
+    if (arg === '%F' || arg === '%U') {
+      out.push(...(arg === '%F' ? files : urls));
+      continue;
+    }
+    if (arg === '%i') {
+      if (ctx.icon) out.push('--icon', ctx.icon);
+      continue;
+    }
+    if ((arg === '%f' && files.length === 0) || (arg === '%u' && urls.length === 0)) continue;
+    if (/^%[dDnNvm]$/.test(arg)) continue;
+    out.push(
+      arg.replace(/%(.)/g, (whole, c: string) => {
+        switch (c) {
+          case '%':
+            return '%';
+          case 'f':
+            return files[0] ?? '';
+          case 'u':
+            return urls[0] ?? '';
+          case 'c':
+            return ctx.name ?? '';
+          case 'k':
+            return ctx.location ?? '';
+          default:
+            return '';
+        }
+      }),
+    );
+  }
+  return out;
+}
