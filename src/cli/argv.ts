@@ -11,9 +11,9 @@
 export class UsageError extends Error {}
 
 /** Options that take a value, by GNU name. */
-const VALUE_OPTIONS = new Set(['isolation']);
+const VALUE_OPTIONS = new Set(['isolation', 'manager']);
 /** Boolean options, by GNU name; `tty` also has `--no-tty`. */
-const BOOLEAN_OPTIONS = new Set(['tty', 'wait', 'verbose', 'version', 'help', 'json']);
+const BOOLEAN_OPTIONS = new Set(['tty', 'wait', 'verbose', 'version', 'help', 'json', 'require-caps']);
 const SHORT: Record<string, string> = { h: 'help', V: 'version', v: 'verbose', w: 'wait', i: 'isolation' };
 
 /** Go's strconv.ParseBool. */

@@ -25,6 +25,10 @@ import { verifyDropped } from './verify.js';
 
 export interface LaunchOptions {
   isolation: ProfileName;
+  /** 'system' (setuid, the default when privileged) or the caller's own 'user' manager (rootless). */
+  manager?: 'system' | 'user';
+  /** Refuse to start when a cap of the profile would not be in effect (user manager). */
+  requireCaps?: boolean;
   /** true: terminal mode; false: GUI mode; undefined: terminal when stdin is a terminal. */
   tty: boolean | undefined;
   wait: boolean;
@@ -33,10 +37,10 @@ export interface LaunchOptions {
 
 const REPLY_LIMIT = 1024 * 1024;
 
-async function openWatch(path: string) {
+async function openWatch(path: string, address?: string) {
   const { watchUnit } = await import('../systemd/watch.js');
   try {
-    return await watchUnit(path);
+    return await watchUnit(path, address);
   } catch (e) {
     throw new SscError(EXIT.failed, systemBusUnreachable(e));
   }
@@ -89,9 +93,27 @@ function notPrivileged(): SscError {
   );
 }
 
+/** Why an ssc started through the launcher has no privileges, for the fallback's notice. */
+function unprivilegedReason(): string {
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // no /proc
+  }
+  return noNewPrivs(status)
+    ? 'no_new_privs is set here (inside a strict unit), so the setuid bit of ssc is ignored'
+    : 'ssc is not running setuid root here (not installed setuid, or a file system mounted nosuid)';
+}
+
 export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
-  if (!inv.header.privileged || !inv.viaLauncher) throw notPrivileged();
-  verifyDropped(inv.header);
+  const privileged = inv.header.privileged && inv.viaLauncher;
+  // The system manager when privileged; the caller's own user manager otherwise (rootless mode).
+  const manager = opts.manager ?? (privileged ? 'system' : 'user');
+  if (manager === 'system' && !privileged) throw notPrivileged();
+  if (manager === 'system') verifyDropped(inv.header);
+  if (manager === 'user' && opts.manager === undefined && inv.viaLauncher)
+    warn(`${unprivilegedReason()}; starting ${program} in your own user manager instead, whose caps you can lift yourself`);
   if (inv.cwd === null)
     throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
   const cwd = decodeUtf8(inv.cwd);
@@ -121,7 +143,25 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
   const before = new Map(vars);
   for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
+  let userBus: string | null = null;
+  if (manager === 'user') {
+    const { missingCaps, sessionBusAddress } = await import('./user-manager.js');
+    userBus = sessionBusAddress(vars);
+    if (userBus === null)
+      throw new SscError(
+        EXIT.failed,
+        'no session bus to reach your user manager: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set',
+      );
+    const missing = missingCaps(profile, inv.header.ruid);
+    if (missing.length > 0 && opts.requireCaps)
+      throw new SscError(
+        EXIT.failed,
+        `not starting (--require-caps): ${missing.map((m) => `${m.cap.name} would not be in effect (${m.why})`).join('; ')}`,
+      );
+    for (const m of missing) warn(`warning: ${m.cap.name} will not be in effect: ${m.why}`);
+  }
   if (terminal) {
+    if (manager === 'user') throw new SscError(EXIT.failed, 'terminal mode in your user manager is not built yet; use --no-tty --wait');
     const { launchOnTerminal, withChanges } = await import('./terminal.js');
     const env = withChanges(inv.env, before, vars);
     return launchOnTerminal(inv, { profile, execPath: found.path, program, args, cwd, env, verbose: opts.verbose }, brokerChannel);
@@ -150,9 +190,26 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   // connect and prepare. Meanwhile signals are caught and the unit watched, and
   // only then does the broker start it, so that nothing the program does, even
   // ending at once, is missed.
-  const broker = await brokerChannel(request);
+  let controlGroup: string | undefined;
+  const broker =
+    userBus === null
+      ? await brokerChannel(request)
+      : await (async () => {
+          const { userManagerChannel } = await import('./user-manager.js');
+          const channel = await userManagerChannel(userBus, inv.header.umask).catch((e: unknown) => {
+            throw new SscError(EXIT.failed, `cannot reach your user manager at ${userBus}: ${(e as Error).message}`);
+          });
+          return {
+            start: async () => {
+              const r = await channel.startRequest(request);
+              controlGroup = r.controlGroup;
+              return r;
+            },
+            close: () => channel.close(),
+          };
+        })();
   const forwarder = wait ? new SignalForwarder() : null;
-  const watch = wait ? await openWatch(unitObjectPath(unit)) : null;
+  const watch = wait ? await openWatch(unitObjectPath(unit), userBus ?? undefined) : null;
   try {
     const oomBefore = wait ? readOomKills() : null;
     const reply = await broker.start();
@@ -168,6 +225,10 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       // The program was exec'd and ended before systemd finished the start job.
     }
     if (opts.verbose) warn(`started ${unit}`);
+    if (userBus !== null && controlGroup) {
+      const { capsInEffect } = await import('./user-manager.js');
+      for (const cap of capsInEffect(profile, controlGroup)) warn(`warning: ${cap} is not in effect in ${unit}'s cgroup`);
+    }
     if (!watch) return EXIT.ok;
 
     watch.onMainPid((pid) => forwarder?.setPid(pid));
@@ -183,6 +244,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   } finally {
     forwarder?.dispose();
     watch?.close();
+    if (userBus !== null) broker.close();
   }
 }
 

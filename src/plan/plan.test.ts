@@ -5,6 +5,7 @@ import {
   execBytes,
   planScope,
   planService,
+  planUserService,
   RequestError,
   sessionScope,
   UNIT_EXEC_LIMIT,
@@ -239,5 +240,30 @@ describe('execBytes', () => {
   it('puts the limit just under a quarter of an 8 MiB stack', () => {
     expect(UNIT_EXEC_LIMIT).toBeLessThan(2 * 1024 * 1024);
     expect(UNIT_EXEC_LIMIT).toBeGreaterThan(2 * 1024 * 1024 - 64 * 1024);
+  });
+});
+
+describe('planUserService', () => {
+  const user = (profile: 'strict' | 'relaxed', stdio: 'journal' | 'inherit' = 'journal') =>
+    new Map(planUserService({ request: { ...base, profile, stdio }, umask: 0o027, host }) as [string, unknown][]);
+  it('has the same caps as the service for the system manager, in app.slice, and no User or Group', () => {
+    const sys = propsOf({ ...base, profile: 'strict' });
+    const p = user('strict');
+    for (const k of ['MemoryMaxScale', 'MemorySwapMaxScale', 'CPUQuotaPerSecUSec', 'NoNewPrivileges', 'PrivateTmp', 'Type', 'ExecStartEx'])
+      expect(p.get(k)).toEqual(sys.get(k));
+    expect(p.get('Slice')).toBe('app.slice');
+    expect(p.has('User')).toBe(false);
+    expect(p.has('Group')).toBe(false);
+    expect(p.get('UMask')).toBe(0o027);
+  });
+  it('adds PrivateUsers exactly when PrivateTmp is on, and carries the environment as Environment=', () => {
+    expect(user('strict').get('PrivateUsers')).toBe(true);
+    expect(user('relaxed').has('PrivateUsers')).toBe(false);
+    expect(user('relaxed').get('Environment')).toEqual(['A=b=c']);
+    expect(user('relaxed').has('EnvironmentFiles')).toBe(false);
+  });
+  it('passes stdio only for --wait', () => {
+    expect(user('relaxed', 'inherit').get('StandardOutputFileDescriptor')).toBe(1);
+    expect(user('relaxed').has('StandardOutputFileDescriptor')).toBe(false);
   });
 });

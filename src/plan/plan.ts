@@ -253,3 +253,52 @@ export function planScope({ request, caller, host, pid, sessionScope = null }: S
   props.push(['AddRef', true]);
   return props;
 }
+
+/** The slice desktops expect applications in, in a user manager. */
+export const USER_SLICE = 'app.slice';
+
+export interface UserPlanInput {
+  request: LaunchRequest;
+  umask: number;
+  host: HostFacts;
+}
+
+/**
+ * The service for the caller's own user manager (rootless mode). The same
+ * profile values; no User=/Group= (a user manager runs everything as its
+ * user); the environment as Environment= (a user manager's units are visible
+ * only to their user and root); PrivateUsers= beside PrivateTmp=, which a user
+ * manager needs to set up a private /tmp.
+ */
+export function planUserService({ request, umask, host }: UserPlanInput): UnitProperty[] {
+  const profile = PROFILES[request.profile];
+  if (request.kind !== 'service') throw new RequestError('not a service request');
+  const program = baseName(request.execPath);
+  const props: UnitProperty[] = [
+    ['Description', `${program} (ssc ${profile.name})`],
+    ['Type', 'exec'],
+    ['ExecStartEx', [[request.execPath, request.argv, ['no-env-expand']]]],
+    ['UMask', umask & 0o777],
+    ['WorkingDirectory', request.cwd],
+    ['CollectMode', 'inactive-or-failed'],
+    ['Slice', USER_SLICE],
+    ['SyslogIdentifier', program],
+    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
+    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
+    ['Environment', request.environment.map(([k, v]) => `${k}=${v}`)],
+  ];
+  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
+  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
+  if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
+  if (profile.privateTmp) {
+    props.push(['PrivateUsers', true]);
+    props.push(['PrivateTmp', true]);
+  }
+  if (request.stdio === 'inherit') {
+    props.push(['StandardInputFileDescriptor', 0]);
+    props.push(['StandardOutputFileDescriptor', 1]);
+    props.push(['StandardErrorFileDescriptor', 2]);
+  }
+  props.push(['AddRef', true]);
+  return props;
+}

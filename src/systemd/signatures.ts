@@ -68,6 +68,8 @@ export const UNIT_PROPERTY_SIGNATURES = {
   AddRef: 'b',
   NoNewPrivileges: 'b',
   PrivateTmp: 'b',
+  PrivateUsers: 'b',
+  Environment: 'as',
   MemoryMaxScale: 'u',
   MemorySwapMaxScale: 'u',
   CPUQuotaPerSecUSec: 't',
@@ -100,6 +102,8 @@ export interface UnitPropertyValues {
   AddRef: boolean;
   NoNewPrivileges: boolean;
   PrivateTmp: boolean;
+  PrivateUsers: boolean;
+  Environment: readonly string[];
   MemoryMaxScale: number;
   MemorySwapMaxScale: number;
   CPUQuotaPerSecUSec: number;

@@ -198,14 +198,19 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(await sscUnits(bed)).toEqual(before);
   });
 
-  it('without the setuid bit it says it is not privileged, in one line, and exits 125', async () => {
+  it('without the setuid bit it falls back to the user manager with one notice (none here: a clear error), and --manager system refuses', async () => {
     await bed.sh(`cp ${SSC_BIN} /home/sscalice/ssc-copy && chown sscalice: /home/sscalice/ssc-copy`);
     const r = await bed.run(['/home/sscalice/ssc-copy', '--no-tty', 'true'], { user: 'sscalice' });
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^ssc: not running with privileges[^\n]*\n$/);
+    expect(r.stderr).toMatch(
+      /^ssc: ssc is not running setuid root here [^\n]*; starting true in your own user manager instead[^\n]*\nssc: no session bus to reach your user manager[^\n]*\n$/,
+    );
+    const system = await bed.run(['/home/sscalice/ssc-copy', '--manager=system', '--no-tty', 'true'], { user: 'sscalice' });
+    expect(system.code).toBe(125);
+    expect(system.stderr).toMatch(/^ssc: not running with privileges[^\n]*\n$/);
   });
 
-  it('on a file system mounted nosuid (setuid bit ignored) it says it is not privileged and exits 125', async () => {
+  it('on a file system mounted nosuid (setuid bit ignored) it falls back with a notice naming nosuid', async () => {
     const setup = await bed.sh(
       `mkdir -p /mnt/ssc-nosuid && mount -t tmpfs -o nosuid,mode=755 ssc-nosuid /mnt/ssc-nosuid && cp -a ${SSC_BIN} /mnt/ssc-nosuid/ssc`,
     );
@@ -214,7 +219,9 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
       expect((await bed.run(['stat', '-c', '%a %U', '/mnt/ssc-nosuid/ssc'])).stdout).toBe('4755 root\n');
       const r = await bed.run(['/mnt/ssc-nosuid/ssc', '--no-tty', 'true'], { user: 'sscalice' });
       expect(r.code).toBe(125);
-      expect(r.stderr).toMatch(/^ssc: not running with privileges[^\n]*nosuid[^\n]*\n$/);
+      expect(r.stderr).toMatch(
+        /^ssc: [^\n]*mounted nosuid[^\n]*; starting true in your own user manager instead[^\n]*\nssc: no session bus[^\n]*\n$/,
+      );
     } finally {
       await bed.sh('umount /mnt/ssc-nosuid; rmdir /mnt/ssc-nosuid');
     }

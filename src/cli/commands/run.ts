@@ -18,6 +18,11 @@ Exit status:
 
 The original ssc's flags work too: -isolation=strict, -isolation relaxed, -tty=false, -tty.
 
+Without setuid (or with --manager user) the unit goes to your own user manager: the same
+profiles, but you can lift its caps yourself (systemctl --user set-property), so it protects
+you from runaway apps, not an administrator's machine from you. ssc warns about a cap that
+would not be in effect there (cgroup v1, or a controller not delegated); --require-caps refuses.
+
 Menus, docks and "Open with": ssc desktop add|remove|list|refresh (ssc desktop --help).
 A program named desktop: ssc -- desktop.`;
 
@@ -31,18 +36,48 @@ export function runCommand(inv: Invocation, setExit: (code: number) => void): Co
     .option('--no-tty', 'GUI mode: start the program and return')
     .option('--wait', "wait for the program to end and exit with its status; stdin/stdout/stderr are ssc's own")
     .option('-v, --verbose', 'print the unit name')
+    .addOption(
+      new Option(
+        '--manager <manager>',
+        'system: the system manager (needs ssc installed setuid; the default then); user: your own user manager (the default otherwise)',
+      ).choices(['system', 'user']),
+    )
+    .option(
+      '--require-caps',
+      'refuse to start when a cap of the profile would not be in effect (in a user manager without the cgroup controllers)',
+    )
     .argument('<program>', 'the program to run (found with your PATH)')
     .argument('[args...]', 'its arguments, passed literally')
     .passThroughOptions()
     .addHelpText('after', EXIT_HELP)
-    .action(async (program: string, args: string[], opts: { isolation: ProfileName; tty?: boolean; wait?: boolean; verbose?: boolean }) => {
-      setExit(
-        await launch(
-          inv,
-          { isolation: opts.isolation, tty: opts.tty, wait: opts.wait ?? false, verbose: opts.verbose ?? false },
-          program,
-          args,
-        ),
-      );
-    });
+    .action(
+      async (
+        program: string,
+        args: string[],
+        opts: {
+          isolation: ProfileName;
+          tty?: boolean;
+          wait?: boolean;
+          verbose?: boolean;
+          manager?: 'system' | 'user';
+          requireCaps?: boolean;
+        },
+      ) => {
+        setExit(
+          await launch(
+            inv,
+            {
+              isolation: opts.isolation,
+              tty: opts.tty,
+              wait: opts.wait ?? false,
+              verbose: opts.verbose ?? false,
+              manager: opts.manager,
+              requireCaps: opts.requireCaps ?? false,
+            },
+            program,
+            args,
+          ),
+        );
+      },
+    );
 }
