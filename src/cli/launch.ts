@@ -161,10 +161,16 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     for (const m of missing) warn(`warning: ${m.cap.name} will not be in effect: ${m.why}`);
   }
   if (terminal) {
-    if (manager === 'user') throw new SscError(EXIT.failed, 'terminal mode in your user manager is not built yet; use --no-tty --wait');
     const { launchOnTerminal, withChanges } = await import('./terminal.js');
     const env = withChanges(inv.env, before, vars);
-    return launchOnTerminal(inv, { profile, execPath: found.path, program, args, cwd, env, verbose: opts.verbose }, brokerChannel);
+    const t = { profile, execPath: found.path, program, args, cwd, env, verbose: opts.verbose, rootless: userBus !== null };
+    if (userBus === null) return launchOnTerminal(inv, t, brokerChannel);
+    const { userManagerChannel } = await import('./user-manager.js');
+    const address = userBus;
+    return launchOnTerminal(inv, t, async (request) => {
+      const channel = await userManagerChannel(address, inv.header.umask);
+      return { start: () => channel.startRequest(request), close: () => channel.close() };
+    });
   }
   const wait = opts.wait;
 

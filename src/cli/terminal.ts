@@ -93,6 +93,8 @@ export function withChanges(env: readonly Buffer[], before: ReadonlyMap<string, 
 }
 
 export interface TerminalLaunch {
+  /** In the caller's own user manager: no setuid launcher for strict's private /tmp. */
+  rootless?: boolean;
   /** The program's environment (withChanges). */
   env: Buffer[];
   profile: Profile;
@@ -110,9 +112,15 @@ export async function launchOnTerminal(
 ): Promise<never> {
   const helper = tabHelperPath();
   checkHelper(helper);
-  // A scope takes no PrivateTmp=: the launcher makes the private /tmp (and sets no_new_privs).
-  const privateTmp = t.profile.privateTmp ? ['--private-tmp', launcherPath()] : [];
-  if (t.profile.privateTmp) checkHelper(launcherPath(), true);
+  // A scope takes no PrivateTmp=: the setuid launcher makes the private /tmp (and sets
+  // no_new_privs). Rootless there is none to ask: say so rather than claim it.
+  const withPrivateTmp = t.profile.privateTmp && !t.rootless;
+  if (t.profile.privateTmp && t.rootless)
+    warn(
+      'warning: no private /tmp in a terminal started in your user manager (a scope takes no PrivateTmp=, and the setuid helper is not available)',
+    );
+  const privateTmp = withPrivateTmp ? ['--private-tmp', launcherPath()] : [];
+  if (withPrivateTmp) checkHelper(launcherPath(), true);
   const unit = scopeName(t.execPath, randomHex(8));
   const channel = await broker({
     kind: 'scope',
@@ -133,7 +141,7 @@ export async function launchOnTerminal(
   useNative(loadNativeFrom([join(dirname(process.argv[1] as string), 'ssc_native.node')]));
   verifyDropped(inv.header);
   // With a private /tmp the setuid launcher still has to run: it sets no_new_privs itself.
-  if (t.profile.noNewPrivileges && !t.profile.privateTmp) setNoNewPrivs();
+  if (t.profile.noNewPrivileges && !withPrivateTmp) setNoNewPrivs();
   closeStrayDescriptorsOnExec();
   try {
     execve(helper, ['ssc-tab', ...privateTmp, t.execPath, ...programArgv(inv.args, t.program, t.args)], t.env);

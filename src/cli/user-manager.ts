@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { BrokerReply } from '../ipc.js';
-import { planUserService, type LaunchRequest } from '../plan/plan.js';
+import { planScope, planUserService, USER_SLICE, type LaunchRequest } from '../plan/plan.js';
 import type { Profile } from '../plan/profiles.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import { Bus } from '../systemd/bus.js';
@@ -100,7 +100,18 @@ export async function userManagerChannel(address: string, umask: number) {
   return {
     bus,
     async startRequest(request: LaunchRequest): Promise<BrokerReply & { controlGroup?: string }> {
-      const props = planUserService({ request, umask, host: { cores: availableParallelism() } });
+      const host = { cores: availableParallelism() };
+      // Terminal mode: a scope for this very process, which then becomes the program.
+      const props =
+        request.kind === 'scope'
+          ? planScope({
+              request,
+              caller: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask },
+              host,
+              pid: process.pid,
+              slice: USER_SLICE,
+            })
+          : planUserService({ request, umask, host });
       const job = await startTransientUnit(bus, request.unit, props);
       const state = await readServiceState(bus, unitObjectPath(request.unit)).catch(() => null);
       if (job.result === 'done') return { ok: true, unit: request.unit, controlGroup: state?.controlGroup };

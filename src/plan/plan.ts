@@ -221,6 +221,8 @@ export interface ScopePlanInput {
   /** The front end's PID, as the launcher recorded it: the only process the scope takes. */
   pid: number;
   sessionScope?: string | null;
+  /** ssc.slice in the system manager; app.slice in a user manager. */
+  slice?: string;
 }
 
 /**
@@ -230,7 +232,7 @@ export interface ScopePlanInput {
  * sets no_new_privs itself before it execs, and strict's private /tmp is not
  * available in a scope.
  */
-export function planScope({ request, caller, host, pid, sessionScope = null }: ScopePlanInput): UnitProperty[] {
+export function planScope({ request, caller, host, pid, sessionScope = null, slice = SSC_SLICE }: ScopePlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (request.kind !== 'scope') throw new RequestError('not a scope request');
   if (!Number.isInteger(pid) || pid <= 1) throw new RequestError('invalid process for a scope');
@@ -240,7 +242,7 @@ export function planScope({ request, caller, host, pid, sessionScope = null }: S
     ['Description', `${baseName(request.execPath)} (ssc ${profile.name}, terminal)`],
     ['PIDs', [pid]],
     ['CollectMode', 'inactive-or-failed'],
-    ['Slice', SSC_SLICE],
+    ['Slice', slice],
     ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
     ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
   ];

@@ -19,12 +19,14 @@ export class Tmux {
     private readonly bed: Bed,
     private readonly user: TestUserName,
     name = 'ssc-tests',
+    /** Environment of the tmux server, which its panes inherit. */
+    private readonly env?: Record<string, string>,
   ) {
     this.socket = name;
   }
 
   async tmux(...args: string[]): Promise<string> {
-    const r = await this.bed.run(['tmux', '-L', this.socket, ...args], { user: this.user });
+    const r = await this.bed.run(['tmux', '-L', this.socket, ...args], { user: this.user, env: this.env });
     if (r.code !== 0) throw new Error(`tmux ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
     return r.stdout;
   }

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedCgroup, bedSkipReason, getBed } from '../bed/index.js';
+import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
@@ -50,6 +51,36 @@ describe.skipIf(skip)(`rootless mode: your own user manager${skip ? ` (skipped: 
     );
     // Exit statuses come back as with the system manager.
     expect((await plain('--no-tty', '--wait', 'sh', '-c', 'exit 7')).code).toBe(7);
+  });
+
+  it('terminal mode works there too: the shell in a scope of app.slice on its terminal, ended with it', async () => {
+    const tmux = new Tmux(bed, 'sscalice', 'ssc-rootless', ENV);
+    try {
+      await tmux.start('r', `${PLAIN} -isolation=relaxed /bin/bash -i`, { width: 250 });
+      await tmux.waitFor('r', /[$] *$/m);
+      await tmux.line('r', 'echo "CG:$(grep ^0:: /proc/self/cgroup):$(tty)"');
+      const screen = await tmux.waitFor('r', /^CG:0::.*$/m);
+      const line = screen.split('\n').find((l) => l.startsWith('CG:')) as string;
+      expect(line).toMatch(
+        new RegExp(
+          `^CG:0::/user\\.slice/user-${alice.uid}\\.slice/user@${alice.uid}\\.service/app\\.slice/app-ssc-bash-[0-9a-f]{16}\\.scope:/dev/pts/\\d+`,
+        ),
+      );
+      const scope = /app-ssc-bash-[0-9a-f]{16}\.scope/.exec(line)?.[0] as string;
+      await tmux.line('r', 'exit');
+      await tmux.waitDead('r');
+      let gone = false;
+      for (let i = 0; i < 50 && !gone; i++) {
+        gone =
+          (
+            await bed.run(['systemctl', '--user', 'list-units', '--all', '--no-legend', '--plain', scope], { user: 'sscalice', env: ENV })
+          ).stdout.trim() === '';
+        if (!gone) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(gone).toBe(true);
+    } finally {
+      await tmux.killServer();
+    }
   });
 
   it('--manager system without privileges is an error, and starts nothing', async () => {
