@@ -25,6 +25,9 @@ describe('sessionBusAddress', () => {
     ).toBe('unix:path=/run/user/7/bus');
     expect(sessionBusAddress(new Map([['XDG_RUNTIME_DIR', 'relative']]))).toBeNull();
   });
+  it('claims nothing about a cgroup that is already gone (the program ended)', () => {
+    expect(capsInEffect(PROFILES.strict, '/gone', view({}))).toEqual([]);
+  });
 });
 
 describe('missingCaps', () => {
@@ -42,17 +45,30 @@ describe('missingCaps', () => {
     expect(missingCaps(PROFILES.relaxed, 1000, view({ ...v2, [USER]: 'memory pids' }))).toEqual([]);
     expect(missingCaps(PROFILES.relaxed, 1000, view(v2))[0]?.why).toMatch(/not running/);
   });
+  it('claims nothing about a cgroup that is already gone (the program ended)', () => {
+    expect(capsInEffect(PROFILES.strict, '/gone', view({}))).toEqual([]);
+  });
 });
 
 describe('capsInEffect', () => {
   const dir = '/sys/fs/cgroup/user.slice/u/app.slice/app-ssc-x@0.service';
   it("lists the profile's caps the unit's own cgroup does not carry", () => {
-    const full = { [`${dir}/memory.max`]: '123\n', [`${dir}/memory.swap.max`]: '45\n', [`${dir}/cpu.max`]: '100000 100000\n' };
+    const full = {
+      [`${dir}/cgroup.procs`]: '',
+      [`${dir}/memory.max`]: '123\n',
+      [`${dir}/memory.swap.max`]: '45\n',
+      [`${dir}/cpu.max`]: '100000 100000\n',
+    };
     expect(capsInEffect(PROFILES.strict, dir.replace('/sys/fs/cgroup', ''), view(full))).toEqual([]);
-    expect(capsInEffect(PROFILES.strict, dir.replace('/sys/fs/cgroup', ''), view({ [`${dir}/memory.max`]: 'max\n' }))).toEqual([
-      'MemoryMax',
-      'MemorySwapMax',
-      'CPUQuota',
-    ]);
+    expect(
+      capsInEffect(
+        PROFILES.strict,
+        dir.replace('/sys/fs/cgroup', ''),
+        view({ [`${dir}/cgroup.procs`]: '1\n', [`${dir}/memory.max`]: 'max\n' }),
+      ),
+    ).toEqual(['MemoryMax', 'MemorySwapMax', 'CPUQuota']);
+  });
+  it('claims nothing about a cgroup that is already gone (the program ended)', () => {
+    expect(capsInEffect(PROFILES.strict, '/gone', view({}))).toEqual([]);
   });
 });

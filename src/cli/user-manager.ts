@@ -81,6 +81,8 @@ export function missingCaps(profile: Profile, uid: number, cg: CgroupView = real
 /** After the start: the caps the unit's own cgroup does not carry. */
 export function capsInEffect(profile: Profile, controlGroup: string, cg: CgroupView = realCgroups): string[] {
   const dir = `/sys/fs/cgroup${controlGroup}`;
+  // A program that already ended took its cgroup with it: nothing to read, nothing to claim.
+  if (!cg.exists(`${dir}/cgroup.procs`)) return [];
   const missing: string[] = [];
   const value = (f: string) => cg.read(`${dir}/${f}`)?.trim() ?? null;
   const max = value('memory.max');

@@ -58,7 +58,13 @@ const INNER_COMMAND = [
   [
     `stat -fc %T /sys/fs/cgroup >build/vm-results/${CGROUP_FS}`,
     'exec node node_modules/vitest/vitest.mjs run --project integration --reporter=default --reporter=json' +
-      ` --outputFile.json=build/vm-results/${INNER_JSON}`,
+      ` --outputFile.json=build/vm-results/${INNER_JSON}` +
+      // SSC_VM_FILTER=test/integration/x.test.ts: only those files (development; CI runs all).
+      (process.env.SSC_VM_FILTER
+        ? ` ${process.env.SSC_VM_FILTER.split(/\s+/)
+            .filter((f) => /^[\w./-]+$/.test(f))
+            .join(' ')}`
+        : ''),
   ].join('\n'),
 ];
 // The whole VM part (base build on a fresh machine + image + boot + inner run)
