@@ -233,7 +233,14 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     if (opts.verbose) warn(`started ${unit}`);
     if (userBus !== null && controlGroup) {
       const { capsInEffect } = await import('./user-manager.js');
-      for (const cap of capsInEffect(profile, controlGroup)) warn(`warning: ${cap} is not in effect in ${unit}'s cgroup`);
+      // A user manager may enable a controller for app.slice's units a moment after the unit's
+      // cgroup appears: look again briefly before saying a cap is missing.
+      let missing = capsInEffect(profile, controlGroup);
+      for (let i = 0; i < 5 && missing.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 40));
+        missing = capsInEffect(profile, controlGroup);
+      }
+      for (const cap of missing) warn(`warning: ${cap} is not in effect in ${unit}'s cgroup`);
     }
     if (!watch) return EXIT.ok;
 
