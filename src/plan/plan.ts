@@ -7,7 +7,7 @@
  * the caller's ids come from the launcher's header, never from the request.
  */
 import type { ExecCommand, UnitProperty } from '../systemd/signatures.js';
-import { cpuQuotaPerSecUSec, isProfileName, permyriadToScale, PROFILES, type ProfileName } from './profiles.js';
+import { cpuQuotaPerSecUSec, isProfileName, permyriadToScale, PROFILES, type Profile, type ProfileName } from './profiles.js';
 import { isValidVariable } from './environment.js';
 import { isSscUnitName } from './unit-name.js';
 
@@ -161,6 +161,27 @@ function baseName(path: string): string {
   return path.split('/').filter(Boolean).pop() ?? path;
 }
 
+/** The profile's resource limits, the same in every manager and unit type. */
+function limitProps(profile: Profile, host: HostFacts): UnitProperty[] {
+  const props: UnitProperty[] = [
+    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
+    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
+  ];
+  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
+  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
+  return props;
+}
+
+/** For --wait: the program's stdin, stdout and stderr are ssc's own (passed as fds). */
+function stdioProps(request: LaunchRequest): UnitProperty[] {
+  if (request.stdio !== 'inherit') return [];
+  return [
+    ['StandardInputFileDescriptor', 0],
+    ['StandardOutputFileDescriptor', 1],
+    ['StandardErrorFileDescriptor', 2],
+  ];
+}
+
 /** The exact properties of the transient service. Nothing else reaches systemd. */
 export function planService({ request, caller, host, environmentFile, sessionScope = null }: PlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
@@ -180,11 +201,8 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', SSC_SLICE],
     ['SyslogIdentifier', program],
-    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
-    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
+    ...limitProps(profile, host),
   ];
-  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
-  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
   if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
   if (profile.privateTmp) props.push(['PrivateTmp', true]);
   if (environmentFile !== null) {
@@ -204,11 +222,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     props.push(['BindsTo', [sessionScope]]);
     props.push(['After', [sessionScope]]);
   }
-  if (request.stdio === 'inherit') {
-    props.push(['StandardInputFileDescriptor', 0]);
-    props.push(['StandardOutputFileDescriptor', 1]);
-    props.push(['StandardErrorFileDescriptor', 2]);
-  }
+  props.push(...stdioProps(request));
   // Keep the unit (and its result) until the broker has read it, even if it fails at once.
   props.push(['AddRef', true]);
   return props;
@@ -243,11 +257,8 @@ export function planScope({ request, caller, host, pid, sessionScope = null, sli
     ['PIDs', [pid]],
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', slice],
-    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
-    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
+    ...limitProps(profile, host),
   ];
-  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
-  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
   if (sessionScope !== null) {
     props.push(['BindsTo', [sessionScope]]);
     props.push(['After', [sessionScope]]);
@@ -285,22 +296,14 @@ export function planUserService({ request, umask, host }: UserPlanInput): UnitPr
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', USER_SLICE],
     ['SyslogIdentifier', program],
-    ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
-    ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
     ['Environment', request.environment.map(([k, v]) => `${k}=${v}`)],
+    ...limitProps(profile, host),
   ];
-  const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
-  if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
   if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
   if (profile.privateTmp) {
     props.push(['PrivateUsers', true]);
     props.push(['PrivateTmp', true]);
   }
-  if (request.stdio === 'inherit') {
-    props.push(['StandardInputFileDescriptor', 0]);
-    props.push(['StandardOutputFileDescriptor', 1]);
-    props.push(['StandardErrorFileDescriptor', 2]);
-  }
-  props.push(['AddRef', true]);
+  props.push(...stdioProps(request), ['AddRef', true]);
   return props;
 }
