@@ -248,7 +248,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     const end = await watch.ended;
     if (killedForMemory(end, oomBefore, readOomKills()))
       warn(
-        `${program} was killed: out of memory (the ${opts.isolation} profile caps it at ${profile.memoryMax / 100}% of RAM, and ssc.slice all contained programs together)`,
+        `${program} was killed: out of memory (the ${opts.isolation} profile caps it at ${profile.memoryMax / 100}% of RAM, and ${userBus === null ? 'ssc.slice' : 'your app.slice'} all contained programs together)`,
       );
     else if (diedOfSignal(end.execMainCode)) {
       if (opts.verbose) warn(`${program} was killed by ${signalName(end.execMainStatus)}`);

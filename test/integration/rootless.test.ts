@@ -149,7 +149,7 @@ describe.skipIf(skip)(`rootless mode: your own user manager${skip ? ` (skipped: 
       try {
         const r = await plain('--isolation=relaxed', '--no-tty', '--wait', 'python3', '-c', 'b = bytearray(400 << 20); print(len(b))');
         expect(r.code).toBe(137);
-        expect(r.stderr).toMatch(/^ssc: python3 was killed: out of memory/m);
+        expect(r.stderr).toMatch(/^ssc: python3 was killed: out of memory [^\n]*your app\.slice all contained programs together\)$/m);
       } finally {
         await bed.run(['systemctl', '--user', 'set-property', '--runtime', 'app.slice', 'MemoryMax=infinity', 'MemorySwapMax=infinity'], {
           user: 'sscalice',
