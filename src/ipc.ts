@@ -19,7 +19,7 @@ export const LAUNCH = 'launch';
 export const START = 'start';
 
 export type BrokerReply =
-  | { ok: true; unit: string }
+  | { ok: true; unit: string; /** The unit's cgroup (from the user manager; the broker leaves it out). */ controlGroup?: string }
   | {
       ok: false;
       /** 'request': the request was refused; 'start': systemd did not start the unit; 'bus': no system bus; 'internal': the broker failed. */

@@ -70,19 +70,17 @@ async function brokerChannel(request: LaunchRequest) {
   };
 }
 
-/** PR_SET_NO_NEW_PRIVS is set on this process (a strict unit's program started ssc): the setuid bit was ignored. */
-export function noNewPrivs(status: string): boolean {
-  return /^NoNewPrivs:\s*1$/m.test(status);
+/** Whether this process runs with no_new_privs (a strict unit's program started ssc): a setuid exec gave it nothing. */
+function runsWithNoNewPrivs(): boolean {
+  try {
+    return /^NoNewPrivs:\s*1$/m.test(readFileSync('/proc/self/status', 'utf8'));
+  } catch {
+    return false; // no /proc: say the general reason
+  }
 }
 
 function notPrivileged(): SscError {
-  let status = '';
-  try {
-    status = readFileSync('/proc/self/status', 'utf8');
-  } catch {
-    // no /proc: say the general reason
-  }
-  if (noNewPrivs(status))
+  if (runsWithNoNewPrivs())
     return new SscError(
       EXIT.failed,
       'cannot start a contained program from inside a strict one: no_new_privs is set here, so the setuid bit of ssc is ignored (use -isolation=relaxed for the outer one)',
@@ -95,13 +93,7 @@ function notPrivileged(): SscError {
 
 /** Why an ssc started through the launcher has no privileges, for the fallback's notice. */
 function unprivilegedReason(): string {
-  let status = '';
-  try {
-    status = readFileSync('/proc/self/status', 'utf8');
-  } catch {
-    // no /proc
-  }
-  return noNewPrivs(status)
+  return runsWithNoNewPrivs()
     ? 'no_new_privs is set here (inside a strict unit), so the setuid bit of ssc is ignored'
     : 'ssc is not running setuid root here (not installed setuid, or a file system mounted nosuid)';
 }
@@ -143,11 +135,13 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
   const before = new Map(vars);
   for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
+  // The root broker for the system manager; this process itself for the user's own.
   let userBus: string | null = null;
+  let openChannel: (request: LaunchRequest) => Promise<{ start(): Promise<BrokerReply>; close(): void }> = brokerChannel;
   if (manager === 'user') {
-    const { missingCaps, sessionBusAddress } = await import('./user-manager.js');
-    userBus = sessionBusAddress(vars);
-    if (userBus === null)
+    const { missingCaps, sessionBusAddress, userManagerChannel } = await import('./user-manager.js');
+    const address = sessionBusAddress(vars);
+    if (address === null)
       throw new SscError(
         EXIT.failed,
         'no session bus to reach your user manager: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set',
@@ -159,18 +153,14 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
         `not starting (--require-caps): ${missing.map((m) => `${m.cap.name} would not be in effect (${m.why})`).join('; ')}`,
       );
     for (const m of missing) warn(`warning: ${m.cap.name} will not be in effect: ${m.why}`);
+    userBus = address;
+    openChannel = (request) => userManagerChannel(address, inv.header.umask, request);
   }
   if (terminal) {
     const { launchOnTerminal, withChanges } = await import('./terminal.js');
     const env = withChanges(inv.env, before, vars);
     const t = { profile, execPath: found.path, program, args, cwd, env, verbose: opts.verbose, rootless: userBus !== null };
-    if (userBus === null) return launchOnTerminal(inv, t, brokerChannel);
-    const { userManagerChannel } = await import('./user-manager.js');
-    const address = userBus;
-    return launchOnTerminal(inv, t, async (request) => {
-      const channel = await userManagerChannel(address, inv.header.umask);
-      return { start: () => channel.startRequest(request), close: () => channel.close() };
-    });
+    return launchOnTerminal(inv, t, openChannel);
   }
   const wait = opts.wait;
 
@@ -196,24 +186,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   // connect and prepare. Meanwhile signals are caught and the unit watched, and
   // only then does the broker start it, so that nothing the program does, even
   // ending at once, is missed.
-  let controlGroup: string | undefined;
-  const broker =
-    userBus === null
-      ? await brokerChannel(request)
-      : await (async () => {
-          const { userManagerChannel } = await import('./user-manager.js');
-          const channel = await userManagerChannel(userBus, inv.header.umask).catch((e: unknown) => {
-            throw new SscError(EXIT.failed, `cannot reach your user manager at ${userBus}: ${(e as Error).message}`);
-          });
-          return {
-            start: async () => {
-              const r = await channel.startRequest(request);
-              controlGroup = r.controlGroup;
-              return r;
-            },
-            close: () => channel.close(),
-          };
-        })();
+  const broker = await openChannel(request);
   const forwarder = wait ? new SignalForwarder() : null;
   const watch = wait ? await openWatch(unitObjectPath(unit), userBus ?? undefined) : null;
   try {
@@ -231,7 +204,8 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       // The program was exec'd and ended before systemd finished the start job.
     }
     if (opts.verbose) warn(`started ${unit}`);
-    if (userBus !== null && controlGroup) {
+    const controlGroup = reply.ok ? reply.controlGroup : undefined;
+    if (controlGroup) {
       const { capsInEffect } = await import('./user-manager.js');
       // A user manager may enable a controller for app.slice's units a moment after the unit's
       // cgroup appears: look again briefly before saying a cap is missing.
@@ -257,7 +231,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   } finally {
     forwarder?.dispose();
     watch?.close();
-    if (userBus !== null) broker.close();
+    broker.close();
   }
 }
 

@@ -11,6 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { BrokerReply } from '../ipc.js';
+import { SscError } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import { planScope, planUserService, USER_SLICE, type LaunchRequest } from '../plan/plan.js';
 import type { Profile } from '../plan/profiles.js';
 import { unitObjectPath } from '../plan/unit-name.js';
@@ -96,12 +98,17 @@ export function capsInEffect(profile: Profile, controlGroup: string, cg: CgroupV
   return missing;
 }
 
-/** What the broker does for the system manager, done here for the user's own. */
-export async function userManagerChannel(address: string, umask: number) {
-  const bus = await Bus.connect({ address, unixFd: true });
+/**
+ * What the broker does for the system manager, done here for the user's own:
+ * the same shape as the broker's channel (`start()` answers with a
+ * BrokerReply), so the launch paths need not know which manager they talk to.
+ */
+export async function userManagerChannel(address: string, umask: number, request: LaunchRequest) {
+  const bus = await Bus.connect({ address, unixFd: true }).catch((e: unknown) => {
+    throw new SscError(EXIT.failed, `cannot reach your user manager at ${address}: ${(e as Error).message}`);
+  });
   return {
-    bus,
-    async startRequest(request: LaunchRequest): Promise<BrokerReply & { controlGroup?: string }> {
+    async start(): Promise<BrokerReply> {
       const host = { cores: availableParallelism() };
       // Terminal mode: a scope for this very process, which then becomes the program.
       const props =
