@@ -20,12 +20,11 @@ import type { LaunchRequest } from '../plan/plan.js';
 import type { Profile } from '../plan/profiles.js';
 import { scopeName } from '../plan/unit-name.js';
 import { execve, isSyscallError, setCloexec, setNoNewPrivs, useNative } from '../native/index.js';
-import { loadNativeFrom } from '../native/loader.js';
 import { randomHex } from '../random.js';
 import { SscError, warn } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Invocation } from './invocation.js';
-import { verifyDropped } from './verify.js';
+import { bundledNative, verifyDropped } from './verify.js';
 
 /** The supervisor, beside the bundle in the root-owned library directory the launcher checked. */
 export function tabHelperPath(): string {
@@ -138,7 +137,7 @@ export async function launchOnTerminal(
     throw new SscError(EXIT.failed, reply.kind === 'start' ? `${reply.message}: result ${reply.result ?? 'unknown'}` : reply.message);
   if (t.verbose) warn(`started ${unit}`);
 
-  useNative(loadNativeFrom([join(dirname(process.argv[1] as string), 'ssc_native.node')]));
+  useNative(bundledNative());
   verifyDropped(inv.header);
   // With a private /tmp the setuid launcher still has to run: it sets no_new_privs itself.
   if (t.profile.noNewPrivileges && !withPrivateTmp) setNoNewPrivs();

@@ -7,7 +7,7 @@
 import { dirname, join } from 'node:path';
 import type { HandoffHeader } from '../handoff.js';
 import { loadNativeFrom } from '../native/loader.js';
-import type { Credentials } from '../native/native.js';
+import type { Credentials, Native } from '../native/native.js';
 import { SscError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 
@@ -15,9 +15,13 @@ export function credentialsAreCaller(c: Credentials, h: HandoffHeader): boolean 
   return c.ruid === h.ruid && c.euid === h.ruid && c.suid === h.ruid && c.rgid === h.rgid && c.egid === h.rgid && c.sgid === h.rgid;
 }
 
+/** The addon beside this bundle (the root-owned library directory the launcher checked), never found by a search. */
+export function bundledNative(): Native {
+  return loadNativeFrom([join(dirname(process.argv[1] as string), 'ssc_native.node')]);
+}
+
 export function verifyDropped(h: HandoffHeader): void {
-  const native = loadNativeFrom([join(dirname(process.argv[1] as string), 'ssc_native.node')]);
-  const c = native.getCredentials();
+  const c = bundledNative().getCredentials();
   if (!credentialsAreCaller(c, h))
     throw new SscError(
       EXIT.failed,
