@@ -100,10 +100,12 @@ function ensureEnvDir(): void {
     throw new Error(`${ENV_DIR} is not a root-owned directory with mode 0700`);
 }
 
-/** Write the environment where only root can read it; the manager deletes it once the program runs. */
-// (libuv opens every file with O_CLOEXEC.)
+/**
+ * Write the environment where only root can read it; the broker deletes it once
+ * the program runs. ENV_DIR was checked (ensureEnvDir) before the slot was taken.
+ * (libuv opens every file with O_CLOEXEC.)
+ */
 function writeEnvironmentFile(text: string): string {
-  ensureEnvDir();
   const path = `${ENV_DIR}/env-${randomHex(16)}`;
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
@@ -157,6 +159,7 @@ export async function runBroker(native: Native): Promise<number> {
   }
 
   // No more than MAX_STARTS_PER_USER root-authenticated connections for one user.
+  // The directory holds the slots and, later, the environment file: checked once, here.
   ensureEnvDir();
   const slot = takeSlot(fileSlotStore(ENV_DIR), header.ruid, process.pid);
   if (slot === null) {
