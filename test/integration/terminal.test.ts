@@ -260,45 +260,33 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
     const REPORT =
       'echo "ids:$(id -u):$(id -g)"; grep NoNewPrivs /proc/self/status; echo "tmp:$(ls -A /tmp /var/tmp | tr -d "\\n")";' +
       ' findmnt -n -o FSTYPE,OPTIONS /tmp; printf "var:%s|" "$MYVAR" "$TMPDIR" "$LD_LIBRARY_PATH"; echo; ls /proc/self/fd | tr "\\n" " "';
+    /** systemd-run's own scope (as root) for a command run as sscalice: a scope the broker did not make. */
+    const inScope = (unit: string, extra: string[], command: string[]) => [
+      'systemd-run',
+      '--quiet',
+      '--scope',
+      ...extra,
+      `--unit=${unit}`,
+      `--uid=${alice.uid}`,
+      `--gid=${alice.gid}`,
+      ...command,
+    ];
 
     it('is refused outside an ssc scope, and in a scope of that name outside ssc.slice', async () => {
       const plain = await bed.run(['bash', '-c', `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`], { user: 'sscalice' });
       expect(plain.code).toBe(125);
       expect(plain.stdout).toBe('');
       expect(plain.stderr).toBe('ssc: a private /tmp is only made for a process in an ssc scope\n');
-      const elsewhere = await bed.run([
-        'systemd-run',
-        '--quiet',
-        '--scope',
-        '--unit=app-ssc-id-00000000000000b1.scope',
-        `--uid=${alice.uid}`,
-        `--gid=${alice.gid}`,
-        'bash',
-        '-c',
-        `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`,
-      ]);
+      const elsewhere = await bed.run(
+        inScope('app-ssc-id-00000000000000b1.scope', [], ['bash', '-c', `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`]),
+      );
       expect(elsewhere.code).toBe(125);
       expect(elsewhere.stderr).toMatch(/only made for a process in an ssc scope/);
     });
 
     it("in an ssc scope: the caller's ids, no_new_privs, an empty nosuid tmpfs on /tmp, the environment byte-exact, no stray fds", async () => {
       const r = await bed.run(
-        [
-          'systemd-run',
-          '--quiet',
-          '--scope',
-          '--slice=ssc',
-          '--unit=app-ssc-sh-00000000000000b2.scope',
-          `--uid=${alice.uid}`,
-          `--gid=${alice.gid}`,
-          TAB,
-          '--private-tmp',
-          SSC_BIN,
-          '/bin/sh',
-          'sh',
-          '-c',
-          REPORT,
-        ],
+        inScope('app-ssc-sh-00000000000000b2.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', REPORT]),
         { env: { MYVAR: 'a=b "c" $d\nline2', TMPDIR: '/var/tmp/mine', LD_LIBRARY_PATH: '/nowhere' } },
       );
       expect(r.stderr).toBe('');
