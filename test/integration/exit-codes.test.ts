@@ -99,13 +99,14 @@ describe.skipIf(skip)(`signals to a waiting ssc${skip ? ` (skipped: ${skip})` : 
     const script = [
       `${SSC_BIN} --no-tty --wait sh -c 'trap "echo got-${sig}; exit 3" ${sig}; sleep 20 & wait' &`,
       'pid=$!',
-      // Wait until the program runs (its sleep child exists), then signal ssc itself.
-      'for i in $(seq 100); do pgrep -u sscalice -x sleep >/dev/null && break; sleep 0.05; done',
+      // Wait until the program runs (its own `sleep 20` child exists: not any sleep another test
+      // left behind), then signal ssc itself.
+      "for i in $(seq 100); do pgrep -u sscalice -fx 'sleep 20' >/dev/null && break; sleep 0.05; done",
       `kill -${sig} $pid`,
       'wait $pid; echo "status=$?"',
     ].join('\n');
     const r = await bed.sh(script, { user: 'sscalice' });
     expect(r.stdout).toBe(`got-${sig}\nstatus=3\n`);
-    await bed.sh('pkill -u sscalice -x sleep || true');
+    await bed.sh("pkill -u sscalice -fx 'sleep 20' || true");
   });
 });
