@@ -51,10 +51,15 @@ systemd_running() { [ -d /run/systemd/system ]; }
 if [ "$uninstall" = 1 ]; then
 	[ -f "$manifest" ] || die "nothing to uninstall: $manifest not found"
 	while IFS= read -r f; do
-		[ -n "$f" ] && rm -f -- "$f"
+		case "$f" in "" | dir:*) ;; *) rm -f -- "$f" ;; esac
 	done <"$manifest"
+	dirs=$(sed -n 's/^dir://p' "$manifest" | sort -r)
 	rm -f -- "$manifest"
 	rmdir -- "$libdir" 2>/dev/null || true
+	# The directories the installation created, deepest first, if nothing else lives there now.
+	printf '%s\n' "$dirs" | while IFS= read -r d; do
+		[ -n "$d" ] && { rmdir -- "$d" 2>/dev/null || true; }
+	done
 	if systemd_running; then systemctl daemon-reload || true; fi
 	echo "ssc uninstalled from $prefix"
 	exit 0
@@ -85,6 +90,17 @@ while [ "$d" != / ] && [ -n "$d" ]; do
 	d=$(dirname "$d")
 done
 
+# Directories this installation creates (not those that were there before), kept in the manifest
+# across reinstalls so that --uninstall takes them away again.
+created=""
+[ -f "$manifest" ] && created=$(grep '^dir:' "$manifest" || true)
+for d in "$bindir" "$libdir" "$unitdir" "$tmpfilesdir"; do
+	while [ ! -d "$d" ]; do
+		created="$created
+dir:$d"
+		d=$(dirname "$d")
+	done
+done
 install -d -o root -g root -m 0755 "$bindir" "$libdir" "$unitdir" "$tmpfilesdir"
 installed=""
 # put SRC DEST MODE: copy to a temporary name beside DEST, set owner and mode, then rename over.
@@ -110,7 +126,10 @@ put systemd/ssc.slice "$unitdir/ssc.slice" 0644
 put systemd/ssc-tmpfiles.conf "$tmpfilesdir/ssc.conf" 0644
 put build/Release/ssc-launcher "$bindir/ssc" 4755
 
-printf '%s' "$installed" >"$manifest.ssc-new"
+{
+	printf '%s' "$installed"
+	printf '%s\n' "$created" | grep '^dir:' | awk '!seen[$0]++' || true
+} >"$manifest.ssc-new"
 chmod 0644 "$manifest.ssc-new"
 mv -f -- "$manifest.ssc-new" "$manifest"
 

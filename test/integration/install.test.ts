@@ -7,7 +7,7 @@ import { SSC_BIN } from '../bed/users.js';
 const skip = bedSkipReason();
 
 /** Every installed file with owner, mode and checksum, sorted. */
-const LISTING = `for f in $(cat /usr/local/lib/ssc/MANIFEST) /usr/local/lib/ssc/MANIFEST; do
+const LISTING = `for f in $(grep -v '^dir:' /usr/local/lib/ssc/MANIFEST) /usr/local/lib/ssc/MANIFEST; do
   printf '%s %s %s\\n' "$f" "$(stat -c '%U:%G %a' "$f")" "$(sha256sum < "$f" | cut -c1-16)"; done | sort`;
 
 describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -45,11 +45,31 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
 
   it('--uninstall removes exactly what it installed, and ssc is gone', async () => {
     const manifest = (await bed.run(['cat', '/usr/local/lib/ssc/MANIFEST'])).stdout.trim().split('\n');
+    const files = manifest.filter((l) => !l.startsWith('dir:'));
+    const created = new Set(manifest.filter((l) => l.startsWith('dir:')).map((l) => l.slice(4)));
     const r = await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT });
     expect(r.code).toBe(0);
-    for (const f of [...manifest, '/usr/local/lib/ssc']) expect((await bed.run(['test', '-e', f])).code, f).toBe(1);
-    // What was there before the install (the directories) stays.
-    expect((await bed.run(['test', '-d', '/usr/local/lib/systemd/system'])).code).toBe(0);
+    for (const f of [...files, '/usr/local/lib/ssc']) expect((await bed.run(['test', '-e', f])).code, f).toBe(1);
+    // The directories the files lived in: gone if the install made them, there still if they were there before.
+    for (const d of ['/usr/local/bin', '/usr/local/lib', '/usr/local/lib/systemd', '/usr/local/lib/systemd/system', '/usr/local/lib/tmpfiles.d'])
+      expect((await bed.run(['test', '-d', d])).code, d).toBe(created.has(d) ? 1 : 0);
     expect((await bed.run([SSC_BIN, '--version'], { user: 'sscalice' })).code).toBe(127);
+  });
+
+  it('--uninstall also removes the directories the install created, and only those', async () => {
+    // A machine without /usr/local/lib/tmpfiles.d: the install makes it, twice, and the uninstall takes it away.
+    // (The previous test's uninstall may already have removed it, if an earlier install had made it.)
+    await bed.run(['rmdir', '/usr/local/lib/tmpfiles.d']);
+    expect((await bed.run(['test', '-e', '/usr/local/lib/tmpfiles.d'])).code).toBe(1);
+    for (let i = 0; i < 2; i++) expect((await bed.run(['./install.sh'], { cwd: REPO_ROOT })).code).toBe(0);
+    const manifest = (await bed.run(['cat', '/usr/local/lib/ssc/MANIFEST'])).stdout.split('\n');
+    expect(manifest.filter((l) => l === 'dir:/usr/local/lib/tmpfiles.d')).toHaveLength(1);
+    // Recorded once though installed twice, and nothing that was there before is recorded.
+    expect(manifest).not.toContain('dir:/usr/local/bin');
+    expect(manifest).not.toContain('dir:/usr/local/lib');
+    expect((await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT })).code).toBe(0);
+    expect((await bed.run(['test', '-e', '/usr/local/lib/tmpfiles.d'])).code).toBe(1);
+    for (const d of ['/usr/local/lib/systemd/system', '/usr/local/bin', '/usr/local/lib'])
+      expect((await bed.run(['test', '-d', d])).code, d).toBe(manifest.includes(`dir:${d}`) ? 1 : 0);
   });
 });
