@@ -51,7 +51,13 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(r.code).toBe(0);
     for (const f of [...files, '/usr/local/lib/ssc']) expect((await bed.run(['test', '-e', f])).code, f).toBe(1);
     // The directories the files lived in: gone if the install made them, there still if they were there before.
-    for (const d of ['/usr/local/bin', '/usr/local/lib', '/usr/local/lib/systemd', '/usr/local/lib/systemd/system', '/usr/local/lib/tmpfiles.d'])
+    for (const d of [
+      '/usr/local/bin',
+      '/usr/local/lib',
+      '/usr/local/lib/systemd',
+      '/usr/local/lib/systemd/system',
+      '/usr/local/lib/tmpfiles.d',
+    ])
       expect((await bed.run(['test', '-d', d])).code, d).toBe(created.has(d) ? 1 : 0);
     expect((await bed.run([SSC_BIN, '--version'], { user: 'sscalice' })).code).toBe(127);
   });
