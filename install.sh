@@ -2,8 +2,9 @@
 # Install ssc: sudo ./install.sh [--prefix DIR] [--uninstall]
 #
 #   PREFIX/bin/ssc              the setuid-root launcher (root:root 4755)
-#   PREFIX/lib/ssc/             the bundled front end and broker, the native
-#                               addons, root-owned and not group/other-writable
+#   PREFIX/lib/ssc/             the bundled front end and broker (each with its
+#                               loader and V8 code cache), the native addons,
+#                               root-owned and not group/other-writable
 #   UNITDIR/ssc.slice           the slice every contained program runs in
 #   TMPFILESDIR/ssc.conf        sweeps leftovers of interrupted starts in /run/ssc
 #
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--unitdir=*) unitdir=${1#--unitdir=}; shift ;;
 	--tmpfilesdir=*) tmpfilesdir=${1#--tmpfilesdir=}; shift ;;
 	--uninstall) uninstall=1; shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
@@ -77,7 +78,7 @@ want="ssc-launcher-config: libdir=$libdir node=$node;"
 if [ ! -x build/Release/ssc-launcher ] || [ ! -x build/Release/ssc-tab ] || ! grep -qaF "$want" build/Release/ssc-launcher; then
 	SSC_LIBDIR=$libdir SSC_NODE=$node npx --no-install node-gyp rebuild >/dev/null
 fi
-[ -f dist/ssc.js ] && [ -f dist/broker.js ] || npm run build >/dev/null
+[ -f dist/ssc.js ] && [ -f dist/broker.js ] && [ -f dist/load.cjs ] && [ -f dist/make-code-cache.cjs ] || npm run build >/dev/null
 
 # The launcher refuses to run unless every ancestor is root-owned and not
 # group/other-writable: say so now rather than at the first run.
@@ -113,8 +114,27 @@ put() {
 	installed="$installed$2
 "
 }
-put dist/ssc.js "$libdir/ssc.js" 0644
-put dist/broker.js "$libdir/broker.js" 0644
+# The launcher runs NAME.js (the small loader), which runs NAME.bundle.js with
+# NAME.cache: V8's code cache for it, made here by the node that will run it.
+# V8 ties a cache to its source by length alone, so a cache is kept only beside
+# the very bundle it was made from, and only while this node still takes it
+# (V8's output differs from run to run: keeping it keeps a reinstall of the same
+# files idempotent). The old cache goes before the bundle is replaced: an entry
+# started in between compiles the bundle itself rather than run another one's code.
+for n in ssc broker; do
+	made="$libdir/$n.cache.ssc-made"
+	if cmp -s "dist/$n.js" "$libdir/$n.bundle.js" 2>/dev/null && [ -f "$libdir/$n.cache" ] &&
+		"$node" dist/make-code-cache.cjs --check "dist/$n.js" "$libdir/$n.cache" >/dev/null; then
+		cp -- "$libdir/$n.cache" "$made"
+	else
+		"$node" dist/make-code-cache.cjs "dist/$n.js" "$made" || die "could not make the code cache for $n"
+	fi
+	rm -f -- "$libdir/$n.cache"
+	put "dist/$n.js" "$libdir/$n.bundle.js" 0644
+	put dist/load.cjs "$libdir/$n.js" 0644
+	put "$made" "$libdir/$n.cache" 0644
+	rm -f -- "$made"
+done
 for f in dist/*.LEGAL.txt; do [ -f "$f" ] && put "$f" "$libdir/$(basename "$f")" 0644; done
 put build/Release/ssc_native.node "$libdir/ssc_native.node" 0644
 put node_modules/usocket/build/Release/uwrap.node "$libdir/uwrap.node" 0644

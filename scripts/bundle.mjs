@@ -70,3 +70,12 @@ const common = {
 };
 
 await build({ ...common, entryPoints: { ssc: 'src/entry/ssc.ts', broker: 'src/entry/broker.ts' }, outdir: 'dist' });
+// The installed entries (copies of load.js, run by the launcher) and install.sh's
+// code-cache maker: small, and nothing of the bundles' dependencies.
+await build({
+  ...common,
+  plugins: [],
+  entryPoints: { load: 'src/entry/load.ts', 'make-code-cache': 'src/entry/make-code-cache.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+});

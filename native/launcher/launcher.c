@@ -372,6 +372,14 @@ static void check_installation(const struct caller *c, struct paths *p) {
   memcpy(p->broker, resolved, PATH_MAX);
   check_trusted(p->addon, false, resolved);
   check_trusted(p->usocket, false, resolved);
+  /* What the entries (load.ts) read: each bundle and V8's code cache for it. */
+  static const char *const read_by_entries[] = {"ssc.bundle.js", "ssc.cache", "broker.bundle.js",
+                                                "broker.cache"};
+  for (size_t i = 0; i < sizeof read_by_entries / sizeof read_by_entries[0]; i++) {
+    char path[PATH_MAX];
+    join_path(path, libdir, read_by_entries[i]);
+    check_trusted(path, false, resolved);
+  }
 }
 
 static void write_all(int fd, const void *buf, size_t len) {

@@ -262,11 +262,14 @@ for code, out, err in results:
   });
 
   describe('12. installation integrity', () => {
-    it('the launcher refuses when node, an entry, the addon or an ancestor directory is writable by a non-root user', async () => {
+    it('the launcher refuses when node, an entry, a bundle, a code cache, the addon or an ancestor directory is writable by a non-root user', async () => {
       const node = /node=([^;]*);/.exec(
         (await bed.sh(`grep -ao 'ssc-launcher-config: [^;]*;' ${SSC_BIN} | head -1`)).stdout,
       )?.[1] as string;
-      for (const path of [node, `${LIBDIR}/ssc.js`, `${LIBDIR}/broker.js`, `${LIBDIR}/ssc_native.node`, LIBDIR, `${SSC_PREFIX}/lib`]) {
+      const entries = ['ssc.js', 'broker.js', 'ssc.bundle.js', 'broker.bundle.js', 'ssc.cache', 'broker.cache'].map(
+        (f) => `${LIBDIR}/${f}`,
+      );
+      for (const path of [node, ...entries, `${LIBDIR}/ssc_native.node`, LIBDIR, `${SSC_PREFIX}/lib`]) {
         const mode = (await bed.run(['stat', '-c', '%a', path])).stdout.trim();
         await bed.run(['chmod', 'g+w', path]);
         try {

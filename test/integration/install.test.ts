@@ -27,13 +27,30 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/bin\/ssc root:root 4755 /));
     expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/systemd\/system\/ssc\.slice root:root 644 /));
     expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/tmpfiles\.d\/ssc\.conf root:root 644 /));
-    for (const f of ['ssc.js', 'broker.js', 'ssc_native.node', 'uwrap.node', 'package.json'])
-      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^/usr/local/lib/ssc/${f.replace('.', '\\.')} root:root 644 `)));
+    const entries = ['ssc', 'broker'].flatMap((n) => [`${n}.js`, `${n}.bundle.js`, `${n}.cache`]);
+    for (const f of [...entries, 'ssc_native.node', 'uwrap.node', 'package.json'])
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^/usr/local/lib/ssc/${f.replaceAll('.', '\\.')} root:root 644 `)));
     // Terminal mode's supervisor: executable, not setuid.
     expect(lines).toContainEqual(expect.stringMatching(/^\/usr\/local\/lib\/ssc\/ssc-tab root:root 755 /));
     for (const l of lines) expect(l).toMatch(/ root:root (4755|755|644) /);
     expect(lines.filter((l) => / 4755 /.test(l))).toHaveLength(1);
     expect((await bed.run(['systemctl', 'show', '-p', 'LoadState', '--value', 'ssc.slice'])).stdout).toBe('loaded\n');
+  });
+
+  it("makes each bundle's code cache with the installed node, which accepts it", async () => {
+    for (const n of ['ssc', 'broker']) {
+      const r = await bed.run([
+        'node',
+        `${REPO_ROOT}/dist/make-code-cache.cjs`,
+        '--check',
+        `/usr/local/lib/ssc/${n}.bundle.js`,
+        `/usr/local/lib/ssc/${n}.cache`,
+      ]);
+      expect(r.stdout, n).toBe('accepted\n');
+    }
+    // Both entries are the same small loader, not a bundle.
+    const loader = await bed.run(['cmp', '/usr/local/lib/ssc/ssc.js', '/usr/local/lib/ssc/broker.js']);
+    expect(loader.code).toBe(0);
   });
 
   it('is idempotent: a second run leaves exactly the same files', async () => {

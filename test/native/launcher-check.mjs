@@ -79,6 +79,8 @@ for (const dir of [lib, `${base}/dev-lib`]) {
   if (haveAddon) fs.copyFileSync(addon, `${dir}/ssc_native.node`);
   else fs.writeFileSync(`${dir}/ssc_native.node`, '');
   fs.writeFileSync(`${dir}/uwrap.node`, '');
+  // What the installed entries read (bundle and code cache): only their trust is checked here.
+  for (const f of ['ssc.bundle.js', 'ssc.cache', 'broker.bundle.js', 'broker.cache']) fs.writeFileSync(`${dir}/${f}`, '');
   fs.writeFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
 }
 // A file the caller holds open on fd 7: it must not reach Node.
@@ -278,6 +280,13 @@ function refusal(what, mutate, restore, expected) {
 }
 refusal('group-writable library directory', () => fs.chmodSync(lib, 0o775), () => fs.chmodSync(lib, 0o755), `${lib} is group-writable`);
 refusal('other-writable broker.js', () => fs.chmodSync(`${lib}/broker.js`, 0o646), () => fs.chmodSync(`${lib}/broker.js`, 0o644), `${lib}/broker.js is writable by others`);
+refusal('group-writable code cache', () => fs.chmodSync(`${lib}/broker.cache`, 0o664), () => fs.chmodSync(`${lib}/broker.cache`, 0o644), `${lib}/broker.cache is group-writable`);
+refusal(
+  'bundle not owned by root',
+  () => fs.chownSync(`${lib}/ssc.bundle.js`, 1, 1),
+  () => fs.chownSync(`${lib}/ssc.bundle.js`, 0, 0),
+  `${lib}/ssc.bundle.js is owned by uid 1, not root`,
+);
 refusal(
   'addon not owned by root',
   () => fs.chownSync(`${lib}/ssc_native.node`, nobody, nobody),
