@@ -348,6 +348,23 @@ static void join_path(char out[PATH_MAX], const char *dir, const char *file) {
     die("path too long: %s/%s", dir, file);
 }
 
+/* What an entry (load.ts) reads beside itself, by fixed name: its bundle and V8's code cache for
+ * it. `entry` is the resolved path that will be exec'd. */
+static void check_read_by_entry(const char *entry, const char *name) {
+  static const char *const suffixes[] = {".bundle.js", ".cache"};
+  char dir[PATH_MAX], path[PATH_MAX], resolved[PATH_MAX];
+  memcpy(dir, entry, PATH_MAX);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    die("internal error: %s is not an absolute path", entry);
+  *slash = '\0';
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    if (snprintf(path, PATH_MAX, "%s/%s%s", dir, name, suffixes[i]) >= PATH_MAX)
+      die("path too long: %s/%s%s", dir, name, suffixes[i]);
+    check_trusted(path, false, resolved);
+  }
+}
+
 /* Root execs Node with these files, so someone who can replace one of them (or a directory
  * above it) owns root. When privileged, only the compiled-in, root-owned installation counts
  * and the resolved paths are what gets exec'd. Unprivileged, nothing is gained by lying. */
@@ -372,14 +389,8 @@ static void check_installation(const struct caller *c, struct paths *p) {
   memcpy(p->broker, resolved, PATH_MAX);
   check_trusted(p->addon, false, resolved);
   check_trusted(p->usocket, false, resolved);
-  /* What the entries (load.ts) read: each bundle and V8's code cache for it. */
-  static const char *const read_by_entries[] = {"ssc.bundle.js", "ssc.cache", "broker.bundle.js",
-                                                "broker.cache"};
-  for (size_t i = 0; i < sizeof read_by_entries / sizeof read_by_entries[0]; i++) {
-    char path[PATH_MAX];
-    join_path(path, libdir, read_by_entries[i]);
-    check_trusted(path, false, resolved);
-  }
+  check_read_by_entry(p->front_end, "ssc");
+  check_read_by_entry(p->broker, "broker");
 }
 
 static void write_all(int fd, const void *buf, size_t len) {
