@@ -348,21 +348,17 @@ static void join_path(char out[PATH_MAX], const char *dir, const char *file) {
     die("path too long: %s/%s", dir, file);
 }
 
-/* What an entry (load.ts) reads beside itself, by fixed name: its bundle and V8's code cache for
+/* A file an entry (load.ts) reads beside itself, by fixed name: its bundle or V8's code cache for
  * it. `entry` is the resolved path that will be exec'd. */
-static void check_read_by_entry(const char *entry, const char *name) {
-  static const char *const suffixes[] = {".bundle.js", ".cache"};
+static void check_beside(const char *entry, const char *file) {
   char dir[PATH_MAX], path[PATH_MAX], resolved[PATH_MAX];
   memcpy(dir, entry, PATH_MAX);
   char *slash = strrchr(dir, '/');
   if (slash == NULL)
     die("internal error: %s is not an absolute path", entry);
   *slash = '\0';
-  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-    if (snprintf(path, PATH_MAX, "%s/%s%s", dir, name, suffixes[i]) >= PATH_MAX)
-      die("path too long: %s/%s%s", dir, name, suffixes[i]);
-    check_trusted(path, false, resolved);
-  }
+  join_path(path, dir, file);
+  check_trusted(path, false, resolved);
 }
 
 /* Root execs Node with these files, so someone who can replace one of them (or a directory
@@ -389,8 +385,10 @@ static void check_installation(const struct caller *c, struct paths *p) {
   memcpy(p->broker, resolved, PATH_MAX);
   check_trusted(p->addon, false, resolved);
   check_trusted(p->usocket, false, resolved);
-  check_read_by_entry(p->front_end, "ssc");
-  check_read_by_entry(p->broker, "broker");
+  check_beside(p->front_end, "ssc.bundle.js");
+  check_beside(p->front_end, "ssc.cache");
+  check_beside(p->broker, "broker.bundle.js");
+  check_beside(p->broker, "broker.cache");
 }
 
 static void write_all(int fd, const void *buf, size_t len) {
