@@ -277,7 +277,10 @@ boot() {
 	mount --make-rprivate /
 
 	# Staging tmpfs for the overlay's writable layer (hides the host's /run here).
-	mount -t tmpfs -o mode=0755,nosuid,nodev ssc-bed-stage /run
+	# -n (no utab): until this tmpfs is on, /run is the host's, and libmount
+	# would create /run/mount there for its utab. Every later mount writes its
+	# utab into this tmpfs.
+	mount -n -t tmpfs -o mode=0755,nosuid,nodev ssc-bed-stage /run
 	local S=/run/ssc-bed R=/run/ssc-bed/root
 	mkdir -p $S/upper $S/work $R
 	mount -t overlay -o lowerdir=/,upperdir=$S/upper,workdir=$S/work ssc-bed-root $R

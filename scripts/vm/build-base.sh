@@ -100,6 +100,10 @@ mirror=${mirror:-http://deb.debian.org/debian}
 tmp=$(mktemp -d "$vmdir/base.tmp.XXXXXX")
 hosttmp=$vmdir/tmp.build-base
 mkdir -p "$hosttmp"
+# This mount namespace still shares the host's /run (DNS may live there), and
+# libmount (our mounts, debootstrap's) would create /run/mount for its utab:
+# keep the utab in our scratch directory instead.
+export LIBMOUNT_UTAB=$hosttmp/libmount/utab
 chmod 755 "$tmp"
 
 unmount_all() {

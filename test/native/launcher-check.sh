@@ -14,4 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # The driver refuses to mount anything unless its mount namespace differs from this one.
 SSC_CHECK_OUTER_MNTNS=$(readlink /proc/self/ns/mnt)
 export SSC_CHECK_OUTER_MNTNS
-exec unshare --mount --propagation private -- node "$here/launcher-check.mjs" "$@"
+# A private /run first (mount -n: no utab yet): the host's /run must not get the /run/mount
+# directory libmount creates for its utab when the driver mounts and unmounts.
+# shellcheck disable=SC2016
+exec unshare --mount --propagation private -- sh -c \
+	'mount -n -t tmpfs -o mode=0755,nosuid,nodev ssc-launcher-check-run /run && exec node "$@"' \
+	sh "$here/launcher-check.mjs" "$@"
