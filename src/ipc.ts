@@ -22,8 +22,10 @@ export type BrokerReply =
   | { ok: true; unit: string; /** The unit's cgroup (from the user manager; the broker leaves it out). */ controlGroup?: string }
   | {
       ok: false;
-      /** 'request': the request was refused; 'start': systemd did not start the unit; 'bus': no system bus; 'internal': the broker failed. */
-      kind: 'request' | 'start' | 'bus' | 'internal';
+      /**
+       * 'unsafe': caller data a unit file cannot hold (refused like a usage error);
+       * 'request': the request was refused; 'start': systemd did not start the unit; 'bus': no system bus; 'internal': the broker failed. */
+      kind: 'unsafe' | 'request' | 'start' | 'bus' | 'internal';
       message: string;
       unit?: string;
       result?: string;

@@ -18,7 +18,8 @@ import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
-import { readServiceState, startTransientUnit } from '../systemd/client.js';
+import { managerVersion, readServiceState, startTransientUnit } from '../systemd/client.js';
+import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
@@ -105,8 +106,7 @@ function ensureEnvDir(): void {
  * the program runs. ENV_DIR was checked (ensureEnvDir) before the slot was taken.
  * (libuv opens every file with O_CLOEXEC.)
  */
-function writeEnvironmentFile(text: string): string {
-  const path = `${ENV_DIR}/env-${randomHex(16)}`;
+function writeEnvironmentFile(path: string, text: string): void {
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     const buf = Buffer.from(text, 'utf8');
@@ -115,7 +115,6 @@ function writeEnvironmentFile(text: string): string {
   } finally {
     closeSync(fd);
   }
-  return path;
 }
 
 /** Delete an environment file; what fails here the tmpfiles.d rule sweeps. */
@@ -183,6 +182,9 @@ export async function runBroker(native: Native): Promise<number> {
   // launcher wrote) is in, asked as soon as the bus is up.
   const sessionPromise = busPromise.then((b) => askLogind(b, header.pid));
   sessionPromise.catch(() => undefined);
+  // What the manager writes into the unit's file, and reads back, depends on its version.
+  const versionPromise = busPromise.then((b) => withTimeout(managerVersion(b), LOGIND_TIMEOUT_MS, 'systemd did not say its version'));
+  versionPromise.catch(() => undefined);
   let bus: Bus | null = null;
   let envFile: string | null = null;
   try {
@@ -194,7 +196,7 @@ export async function runBroker(native: Native): Promise<number> {
       checkCaller(native, header);
     } catch (e) {
       if (e instanceof RequestError || e instanceof Refusal || e instanceof SyntaxError) {
-        await reply({ ok: false, kind: 'request', message: e.message });
+        await reply({ ok: false, kind: e instanceof UnsafeValueError ? 'unsafe' : 'request', message: e.message });
         return 0;
       }
       throw e;
@@ -208,18 +210,29 @@ export async function runBroker(native: Native): Promise<number> {
     const fd = bus.fd;
     if (fd !== undefined) native.setCloexec(fd);
     const caller = { uid: header.ruid, gid: header.rgid, umask: header.umask };
-    const host = { cores: availableParallelism() };
+    const host = { cores: availableParallelism(), systemd: await versionPromise };
     const session = sessionScope(await sessionPromise, header.ruid);
     let props;
-    if (request.kind === 'scope') {
-      // The front end's own process (the launcher's PID: the request names none),
-      // which execs the program once the scope holds it.
-      props = planScope({ request, caller, host, pid: header.pid, sessionScope: session });
-    } else {
-      if (request.stdio === 'inherit' && !bus.supportsUnixFd)
-        throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
-      envFile = writeEnvironmentFile(encodeEnvironmentFile(new Map(request.environment)));
-      props = planService({ request, caller, host, environmentFile: envFile, sessionScope: session });
+    try {
+      if (request.kind === 'scope') {
+        // The front end's own process (the launcher's PID: the request names none),
+        // which execs the program once the scope holds it.
+        props = planScope({ request, caller, host, pid: header.pid, sessionScope: session });
+      } else {
+        if (request.stdio === 'inherit' && !bus.supportsUnixFd)
+          throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
+        // Planned before the file is written: nothing is written for a request the plan refuses.
+        const path = `${ENV_DIR}/env-${randomHex(16)}`;
+        props = planService({ request, caller, host, environmentFile: path, sessionScope: session });
+        envFile = path;
+        writeEnvironmentFile(path, encodeEnvironmentFile(new Map(request.environment)));
+      }
+    } catch (e) {
+      if (e instanceof UnsafeValueError) {
+        await reply({ ok: false, kind: 'unsafe', message: e.message });
+        return 0;
+      }
+      throw e;
     }
     // Start only once the front end says it watches the unit; a front end that
     // ends the stream instead (a signal, a failed watch) gets no unit.

@@ -9,6 +9,7 @@ import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
 import { execBytes, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type ProfileName } from '../plan/profiles.js';
+import { checkProgramPath, checkWorkingDirectory, UnsafeValueError } from '../plan/unit-file.js';
 import { randomHex } from '../random.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
@@ -70,6 +71,16 @@ async function brokerChannel(request: LaunchRequest) {
   };
 }
 
+/** Caller data a unit file cannot hold is refused like a usage error: exit 2, one line. */
+function refuseUnsafe(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof UnsafeValueError) throw new SscError(EXIT.usage, e.message);
+    throw e;
+  }
+}
+
 /** Whether this process runs with no_new_privs (a strict unit's program started ssc): a setuid exec gave it nothing. */
 function runsWithNoNewPrivs(): boolean {
   try {
@@ -109,7 +120,10 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   if (inv.cwd === null)
     throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
   const cwd = decodeUtf8(inv.cwd);
-  if (cwd === null) throw new SscError(EXIT.failed, "the current directory's path is not valid UTF-8, which systemd cannot take");
+  if (cwd === null)
+    throw new SscError(EXIT.usage, "the current directory's path is not valid UTF-8, which a systemd unit file cannot hold");
+  // The privileged side checks these again; here they refuse before anything else runs.
+  refuseUnsafe(() => checkWorkingDirectory(cwd));
 
   const { vars, dropped } = checkEnvironment(inv.env);
   if (dropped.length > 0)
@@ -127,6 +141,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   }
   const found = resolveProgram(program, vars.get('PATH'), cwd);
   if (!found.ok) throw new SscError(found.code, found.message);
+  refuseUnsafe(() => checkProgramPath(found.path));
   const profile = PROFILES[opts.isolation];
   const refused = checkProgram(found.path, profile, { uid: inv.header.ruid, gid: inv.header.rgid, groups: inv.header.groups });
   if (refused !== null) throw new SscError(EXIT.cannotExecute, refused);
@@ -193,6 +208,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     const oomBefore = wait ? readOomKills() : null;
     const reply = await broker.start();
     if (!reply.ok) {
+      if (reply.kind === 'unsafe') throw new SscError(EXIT.usage, reply.message);
       if (reply.kind === 'request' || reply.kind === 'bus') throw new SscError(EXIT.failed, reply.message);
       if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))
         throw new SscError(

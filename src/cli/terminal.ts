@@ -134,7 +134,10 @@ export async function launchOnTerminal(
   const reply = await channel.start();
   channel.close();
   if (!reply.ok)
-    throw new SscError(EXIT.failed, reply.kind === 'start' ? `${reply.message}: result ${reply.result ?? 'unknown'}` : reply.message);
+    throw new SscError(
+      reply.kind === 'unsafe' ? EXIT.usage : EXIT.failed,
+      reply.kind === 'start' ? `${reply.message}: result ${reply.result ?? 'unknown'}` : reply.message,
+    );
   if (t.verbose) warn(`started ${unit}`);
 
   useNative(bundledNative());

@@ -13,11 +13,13 @@ import { availableParallelism } from 'node:os';
 import type { BrokerReply } from '../ipc.js';
 import { SscError } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { planScope, planUserService, USER_SLICE, type LaunchRequest } from '../plan/plan.js';
+import { planScope, planUserService, USER_SLICE, validateRequest, type LaunchRequest } from '../plan/plan.js';
+import { UnsafeValueError } from '../plan/unit-file.js';
+import { RequestError } from '../plan/errors.js';
 import type { Profile } from '../plan/profiles.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import { Bus } from '../systemd/bus.js';
-import { readServiceState, startTransientUnit } from '../systemd/client.js';
+import { managerVersion, readServiceState, startTransientUnit } from '../systemd/client.js';
 
 /** The session bus: $DBUS_SESSION_BUS_ADDRESS when it is a unix: address, else $XDG_RUNTIME_DIR/bus. Null: none. */
 export function sessionBusAddress(env: ReadonlyMap<string, string>): string | null {
@@ -109,18 +111,27 @@ export async function userManagerChannel(address: string, umask: number, request
   });
   return {
     async start(): Promise<BrokerReply> {
-      const host = { cores: availableParallelism() };
-      // Terminal mode: a scope for this very process, which then becomes the program.
-      const props =
-        request.kind === 'scope'
-          ? planScope({
-              request,
-              caller: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask },
-              host,
-              pid: process.pid,
-              slice: USER_SLICE,
-            })
-          : planUserService({ request, umask, host });
+      // The same checks as the broker's: a user manager's unit files are re-read too.
+      let props;
+      try {
+        const checked = validateRequest(request);
+        const host = { cores: availableParallelism(), systemd: await managerVersion(bus) };
+        // Terminal mode: a scope for this very process, which then becomes the program.
+        props =
+          checked.kind === 'scope'
+            ? planScope({
+                request: checked,
+                caller: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask },
+                host,
+                pid: process.pid,
+                slice: USER_SLICE,
+              })
+            : planUserService({ request: checked, umask, host });
+      } catch (e) {
+        if (e instanceof UnsafeValueError) return { ok: false, kind: 'unsafe', message: e.message };
+        if (e instanceof RequestError) return { ok: false, kind: 'request', message: e.message };
+        throw e;
+      }
       const job = await startTransientUnit(bus, request.unit, props);
       const state = await readServiceState(bus, unitObjectPath(request.unit)).catch(() => null);
       if (job.result === 'done') return { ok: true, unit: request.unit, controlGroup: state?.controlGroup };

@@ -35,7 +35,7 @@ const scopeBase: LaunchRequest = {
   environment: [],
 };
 const caller = { uid: 1000, gid: 1000, umask: 0o022 };
-const host = { cores: 4 };
+const host = { cores: 4, systemd: 257 };
 
 function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x', scope: string | null = null) {
   return new Map(planService({ request: req, caller, host, environmentFile: envFile, sessionScope: scope }) as [string, unknown][]);
@@ -50,8 +50,19 @@ describe('planService', () => {
     expect(p.get('WorkingDirectory')).toBe('/home/u');
     expect(p.get('Type')).toBe('exec');
   });
-  it('passes arguments literally with no-env-expand', () => {
+  it('passes arguments literally: with no-env-expand where systemd writes that back (257), else with every $ doubled (252)', () => {
     expect(propsOf(base).get('ExecStartEx')).toEqual([['/bin/echo', ['echo', '$HOME', '%h', '${X}'], ['no-env-expand']]]);
+    const old = new Map(
+      planService({ request: base, caller, host: { cores: 4, systemd: 252 }, environmentFile: null }) as [string, unknown][],
+    );
+    expect(old.has('ExecStartEx')).toBe(false);
+    expect(old.get('ExecStart')).toEqual([['/bin/echo', ['echo', '$$HOME', '%h', '$${X}'], false]]);
+  });
+  it('writes the escaped program name into Description and SyslogIdentifier, never the raw file name', () => {
+    const p = propsOf({ ...base, execPath: '/home/u/x\nExecStopPost=+p é', argv: ['x'] });
+    expect(p.get('Description')).toBe('x\\x0aExecStopPost\\x3d+p\\x20\\xc3\\xa9 (ssc strict)');
+    expect(p.get('SyslogIdentifier')).toBe('x\\x0aExecStopPost\\x3d+p\\x20\\xc3\\xa9');
+    expect(propsOf(base).get('SyslogIdentifier')).toBe('echo');
   });
   it('applies strict: memory, bounded swap, no MemoryHigh band, CPU quota of cores-1, no new privileges, private /tmp', () => {
     const p = propsOf(base);
@@ -133,7 +144,7 @@ describe('planService', () => {
           const props = planService({
             request: { ...base, profile, argv, stdio },
             caller,
-            host: { cores },
+            host: { cores, systemd: 257 },
             environmentFile: null,
             sessionScope: scope,
           });
@@ -201,7 +212,10 @@ describe('validateRequest', () => {
 describe('planScope', () => {
   const scopeProps = (profile: 'strict' | 'relaxed', cores = 4, session: string | null = null) =>
     new Map(
-      planScope({ request: { ...scopeBase, profile }, caller, host: { cores }, pid: 4242, sessionScope: session }) as [string, unknown][],
+      planScope({ request: { ...scopeBase, profile }, caller, host: { cores, systemd: 257 }, pid: 4242, sessionScope: session }) as [
+        string,
+        unknown,
+      ][],
     );
   it('takes exactly the launcher-recorded process, in ssc.slice, collected when done', () => {
     const p = scopeProps('relaxed');

@@ -6,10 +6,12 @@
  * unprivileged front end sent, so validateRequest() trusts nothing in it, and
  * the caller's ids come from the launcher's header, never from the request.
  */
-import type { ExecCommand, UnitProperty } from '../systemd/signatures.js';
+import type { UnitProperty } from '../systemd/signatures.js';
 import { cpuQuotaPerSecUSec, isProfileName, permyriadToScale, PROFILES, type Profile, type ProfileName } from './profiles.js';
 import { isValidVariable } from './environment.js';
 import { isSscUnitName } from './unit-name.js';
+import { RequestError } from './errors.js';
+import { checkProgramPath, checkWorkingDirectory, planExec, programLabel, checkEnvironmentLine } from './unit-file.js';
 
 /** What the front end asks the broker for. Everything in it is caller-controlled. */
 export interface LaunchRequest {
@@ -44,6 +46,11 @@ export interface Caller {
 export interface HostFacts {
   /** CPUs available to the manager. */
   cores: number;
+  /**
+   * The manager's major version (its `Version` property): what it writes into
+   * the transient unit file, and reads back, differs (see planExec).
+   */
+  systemd: number;
 }
 
 /** Limits on what one request may carry: beyond what a D-Bus message can hold, refuse early and clearly. */
@@ -58,7 +65,7 @@ export const REQUEST_LIMITS = {
   maxPath: 4096,
 } as const;
 
-export class RequestError extends Error {}
+export { RequestError };
 
 /**
  * What execve takes in the unit: a quarter of the stack limit systemd gives a
@@ -98,6 +105,7 @@ export function validateRequest(input: unknown): LaunchRequest {
   if (!isSscUnitName(unit) || !unit.endsWith(kind === 'service' ? '.service' : '.scope'))
     throw new RequestError('unit name is not one ssc makes');
   const execPath = str(r.execPath, 'program path', { absolute: true });
+  checkProgramPath(execPath);
   if (!Array.isArray(r.argv) || r.argv.length === 0) throw new RequestError('argv must be a non-empty array');
   if (r.argv.length > REQUEST_LIMITS.maxArgs) throw new RequestError(`too many arguments (at most ${REQUEST_LIMITS.maxArgs})`);
   let argvBytes = 0;
@@ -108,6 +116,7 @@ export function validateRequest(input: unknown): LaunchRequest {
   });
   if (argvBytes > REQUEST_LIMITS.maxArgvBytes) throw new RequestError(`arguments too large (at most ${REQUEST_LIMITS.maxArgvBytes} bytes)`);
   const cwd = str(r.cwd, 'working directory', { absolute: true });
+  checkWorkingDirectory(cwd);
   if (!Array.isArray(r.environment)) throw new RequestError('environment must be an array');
   if (r.environment.length > REQUEST_LIMITS.maxEnvironmentEntries) throw new RequestError('too many environment variables');
   const seen = new Set<string>();
@@ -157,10 +166,6 @@ export function sessionScope(session: { id: string; uid: number } | null, caller
   return `session-${session.id}.scope`;
 }
 
-function baseName(path: string): string {
-  return path.split('/').filter(Boolean).pop() ?? path;
-}
-
 /** The profile's resource limits, the same in every manager and unit type. */
 function limitProps(profile: Profile, host: HostFacts): UnitProperty[] {
   const props: UnitProperty[] = [
@@ -188,12 +193,11 @@ export function planService({ request, caller, host, environmentFile, sessionSco
   if (!Number.isInteger(caller.uid) || caller.uid < 0 || !Number.isInteger(caller.gid) || caller.gid < 0)
     throw new RequestError('invalid caller ids');
   if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
-  const program = baseName(request.execPath);
-  const exec: ExecCommand = [request.execPath, request.argv, ['no-env-expand']];
+  const program = programLabel(request.execPath);
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    ['ExecStartEx', [exec]],
+    planExec(host.systemd, request.execPath, request.argv),
     ['User', String(caller.uid)],
     ['Group', String(caller.gid)],
     ['UMask', caller.umask & 0o777],
@@ -253,7 +257,7 @@ export function planScope({ request, caller, host, pid, sessionScope = null, sli
   if (!Number.isInteger(caller.uid) || caller.uid < 0) throw new RequestError('invalid caller ids');
   if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
   const props: UnitProperty[] = [
-    ['Description', `${baseName(request.execPath)} (ssc ${profile.name}, terminal)`],
+    ['Description', `${programLabel(request.execPath)} (ssc ${profile.name}, terminal)`],
     ['PIDs', [pid]],
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', slice],
@@ -286,17 +290,19 @@ export interface UserPlanInput {
 export function planUserService({ request, umask, host }: UserPlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (request.kind !== 'service') throw new RequestError('not a service request');
-  const program = baseName(request.execPath);
+  const program = programLabel(request.execPath);
+  const environment = request.environment.map(([k, v]) => `${k}=${v}`);
+  checkEnvironmentLine(environment);
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    ['ExecStartEx', [[request.execPath, request.argv, ['no-env-expand']]]],
+    planExec(host.systemd, request.execPath, request.argv),
     ['UMask', umask & 0o777],
     ['WorkingDirectory', request.cwd],
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', USER_SLICE],
     ['SyslogIdentifier', program],
-    ['Environment', request.environment.map(([k, v]) => `${k}=${v}`)],
+    ['Environment', environment],
     ...limitProps(profile, host),
   ];
   if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);

@@ -12,6 +12,7 @@ import {
   UNIT_PROPERTY_SIGNATURES,
   type UnitProperty,
 } from './signatures.js';
+import { managerMajor } from './version.js';
 
 /** Wrap each property in a Variant of the signature the table gives it. */
 export function toDBusProperties(props: readonly UnitProperty[]): [string, Variant][] {
@@ -104,4 +105,13 @@ export function stateFrom(p: Record<string, unknown>, prev?: UnitState): UnitSta
     mainPid: num('MainPID', prev?.mainPid ?? 0),
     controlGroup: s('ControlGroup', prev?.controlGroup ?? ''),
   };
+}
+
+/** The manager's major version (its `Version` property); throws when it cannot be read. */
+export async function managerVersion(bus: Bus): Promise<number> {
+  const [value] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'Get', [MANAGER_INTERFACE, 'Version'])) as [unknown];
+  const text = String(v(value));
+  const major = managerMajor(text);
+  if (major === null) throw new Error(`systemd reports a version ssc cannot read: ${JSON.stringify(text)}`);
+  return major;
 }

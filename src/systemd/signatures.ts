@@ -55,6 +55,9 @@ export const SIGNALS = {
 export const UNIT_PROPERTY_SIGNATURES = {
   Description: 's',
   Type: 's',
+  /** systemd < EXEC_EX_WRITTEN_AS_EXEC_START: arguments are $-expanded, so ssc doubles every `$`. */
+  ExecStart: 'a(sasb)',
+  /** Flags ["no-env-expand"]: arguments literal. */
   ExecStartEx: 'a(sasas)',
   PIDs: 'au',
   User: 's',
@@ -84,11 +87,14 @@ export type UnitPropertyName = keyof typeof UNIT_PROPERTY_SIGNATURES;
 
 /** An ExecStartEx-style command: (path, argv, flags). */
 export type ExecCommand = readonly [path: string, argv: readonly string[], flags: readonly string[]];
+/** An ExecStart-style command: (path, argv, ignore-failure). */
+export type ExecCommandPlain = readonly [path: string, argv: readonly string[], ignoreFailure: boolean];
 
 /** The JS value each property carries, by its signature. */
 export interface UnitPropertyValues {
   Description: string;
   Type: string;
+  ExecStart: readonly ExecCommandPlain[];
   ExecStartEx: readonly ExecCommand[];
   PIDs: readonly number[];
   User: string;

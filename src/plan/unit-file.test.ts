@@ -1,0 +1,270 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../fuzz-runs.js';
+import { managerMajor } from '../systemd/version.js';
+import {
+  checkEnvironmentLine,
+  checkProgramPath,
+  checkWorkingDirectory,
+  EXEC_EX_WRITTEN_AS_EXEC_START,
+  LONG_LINE_MAX,
+  planExec,
+  programLabel,
+  UnsafeValueError,
+  writtenEnvironmentLine,
+  writtenExecLine,
+} from './unit-file.js';
+
+/**
+ * The other half, as systemd's config_parse_exec() reads a line back: words
+ * split at unquoted white space, quotes removed, C escapes undone, `%%` one `%`
+ * (specifiers), and for ExecStart (no `:` prefix) `$$` one `$` at exec time.
+ */
+function readBack(line: string): { key: string; path: string; argv: string[] } {
+  const eq = line.indexOf('=');
+  const key = line.slice(0, eq);
+  let rest = line.slice(eq + 1);
+  let literal = false;
+  if (rest.startsWith(':')) {
+    literal = true;
+    rest = rest.slice(1);
+  }
+  const words: string[] = [];
+  const cs = [...rest]; // code points
+  let i = 0;
+  const bytes: number[] = [];
+  const flush = () => {
+    words.push(Buffer.from(bytes).toString('utf8'));
+    bytes.length = 0;
+  };
+  const named: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+  while (i < cs.length) {
+    while (cs[i] === ' ') i++;
+    if (i >= cs.length) break;
+    let quote: string | null = null;
+    for (; i < cs.length; i++) {
+      const c = cs[i] as string;
+      if (quote === null && c === ' ') break;
+      if (c === '"' || c === "'") {
+        if (quote === null) quote = c;
+        else if (quote === c) quote = null;
+        else bytes.push(c.charCodeAt(0));
+        continue;
+      }
+      if (c === '\\') {
+        const n = cs[++i] as string;
+        if (named[n] !== undefined) bytes.push(named[n]);
+        else if (/[0-7]/.test(n)) {
+          bytes.push(parseInt(cs.slice(i, i + 3).join(''), 8));
+          i += 2;
+        } else bytes.push(...Buffer.from(n, 'utf8'));
+        continue;
+      }
+      bytes.push(...Buffer.from(c, 'utf8'));
+    }
+    expect(quote, `unterminated quote in ${line}`).toBeNull();
+    flush();
+  }
+  const unspecify = (w: string) => w.replaceAll('%%', '%');
+  const unexpand = (w: string) => (literal ? w : w.replaceAll('$$', '$'));
+  let path: string;
+  let argv = words.map(unspecify);
+  if (argv[0]?.startsWith('@')) {
+    path = (argv[0] as string).slice(1);
+    argv = argv.slice(1);
+  } else path = argv[0] as string;
+  return { key, path, argv: argv.map(unexpand) };
+}
+
+const hostile = fc.string({ unit: fc.constantFrom(...'ab $%;\'"\\\n\t{}é€😀\u0085\u007f\u0001='.split(/(?:)/u)), maxLength: 12 });
+
+describe('the working directory', () => {
+  it('accepts odd but legal paths that re-read unchanged', () => {
+    for (const ok of ['/', '/home/u', '/home/u/a b', '/x/"q"', "/x/it's", '/x/100%', '/x/$HOME', '/x/a;b', '/x/a\\b', '/x/é€😀', '/x/ x'])
+      expect(() => checkWorkingDirectory(ok)).not.toThrow();
+  });
+  it('refuses what a unit file cannot hold or the re-read would change, naming it', () => {
+    const cases: [string, RegExp][] = [
+      ['/home/u/x\nExecStopPost=+/home/u/p', /a newline/],
+      ['/x\r', /carriage return/],
+      ['/x\ty', /a tab/],
+      ['/x\u007f', /U\+007F/],
+      ['/x\u0085y', /U\+0085/],
+      ['/x\u0001', /U\+0001/],
+      ['/x\\', /backslash/],
+      ['/x ', /white space/],
+      ['/x/ ', /white space/],
+      ['/x//y', /normalized/],
+      ['/x/./y', /normalized/],
+      ['/x/../y', /normalized/],
+      ['/x/', /normalized/],
+      ['x', /absolute/],
+      ['/\ud800', /Unicode/],
+      [`/${'a'.repeat(256)}`, /longer than 255/],
+      [`/${'a/'.repeat(2048)}a`, /longer than systemd takes/],
+    ];
+    for (const [cwd, why] of cases) {
+      expect(() => checkWorkingDirectory(cwd), JSON.stringify(cwd)).toThrow(UnsafeValueError);
+      expect(() => checkWorkingDirectory(cwd), JSON.stringify(cwd)).toThrow(why);
+    }
+  });
+  it('never lets a line break or a trailing backslash through, whatever the path', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+        const cwd = `/${s}`;
+        let ok = true;
+        try {
+          checkWorkingDirectory(cwd);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UnsafeValueError);
+          ok = false;
+        }
+        if (ok) {
+          expect(cwd).not.toMatch(/[\n\r\0]|\\$|\s$/);
+          expect(cwd.split('/').slice(1)).not.toContain('..');
+        }
+      }),
+      { numRuns: fuzzRuns(5000) },
+    );
+  });
+});
+
+describe("the program's path", () => {
+  it('refuses control characters, a relative path and broken Unicode', () => {
+    for (const bad of ['/x/a\nExecStopPost=+/p', '/x/\r', '/x/\u0085', 'x', '/\udc00'])
+      expect(() => checkProgramPath(bad), JSON.stringify(bad)).toThrow(UnsafeValueError);
+    for (const ok of ['/usr/bin/firefox', '/x/a b', '/x/"q"', '/x/%h', '/x/é', '/x/a\\']) expect(() => checkProgramPath(ok)).not.toThrow();
+  });
+});
+
+describe('the program label (Description, SyslogIdentifier)', () => {
+  it('keeps ordinary names and escapes everything else as systemd-escape does', () => {
+    expect(programLabel('/usr/bin/firefox')).toBe('firefox');
+    expect(programLabel('/usr/bin/gnome-terminal')).toBe('gnome-terminal');
+    expect(programLabel('/usr/bin/g++')).toBe('g++');
+    expect(programLabel('/x/a b%')).toBe('a\\x20b\\x25');
+    expect(programLabel('/x/é')).toBe('\\xc3\\xa9');
+    expect(programLabel('/')).toBe('program');
+    expect(programLabel(`/x/${'a'.repeat(100)}`)).toBe('a'.repeat(64));
+    expect(programLabel(`/x/${'a'.repeat(62)}é`)).toBe('a'.repeat(62));
+  });
+  it('is made only of a unit-file-safe alphabet, whatever the name', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (name) => {
+        const label = programLabel(`/x/${name.replaceAll('/', '')}`);
+        expect(label).toMatch(/^(?:[A-Za-z0-9._+-]|\\x[0-9a-f]{2}){1,64}$/);
+        expect(label.length).toBeLessThanOrEqual(64);
+      }),
+      { numRuns: fuzzRuns(5000) },
+    );
+  });
+});
+
+describe('the command, as systemd writes and re-reads it', () => {
+  it('uses ExecStartEx with no-env-expand from the version that writes it back as ExecStart=:, ExecStart with $ doubled before', () => {
+    expect(EXEC_EX_WRITTEN_AS_EXEC_START).toBeGreaterThan(252);
+    expect(planExec(257, '/bin/echo', ['echo', '$A', '%h'])).toEqual([
+      'ExecStartEx',
+      [['/bin/echo', ['echo', '$A', '%h'], ['no-env-expand']]],
+    ]);
+    expect(planExec(252, '/bin/echo', ['echo', '$A', '$$', '${B}'])).toEqual([
+      'ExecStart',
+      [['/bin/echo', ['echo', '$$A', '$$$$', '$${B}'], false]],
+    ]);
+  });
+  it('writes the lines seen in the beds', () => {
+    // Seen in /run/systemd/transient on 252 (a(sasb) from busctl) and 257.
+    expect(
+      writtenExecLine(252, [
+        'ExecStart',
+        [['/bin/sh', ['my sh', '-c', 'printf "%s|" "$@" > /run/t1out; sleep 300', 'a"b c', 'A$$B %% $${HOME} é ; x'], false]],
+      ]),
+    ).toBe(
+      'ExecStart=@/bin/sh "my sh" "-c" "printf \\"%%s|\\" \\"\\$@\\" > /run/t1out\\; sleep 300" "a\\"b c" "A\\$\\$B %%%% \\$\\${HOME} é \\; x"',
+    );
+    expect(writtenExecLine(252, ['ExecStartEx', [['/usr/bin/sleep', ['sleep', '300'], ['no-env-expand']]]])).toBe(
+      'ExecStartEx=:@/usr/bin/sleep "sleep" "300"',
+    );
+    expect(writtenExecLine(257, ['ExecStartEx', [['/usr/bin/sleep', ['sleep', '300'], ['no-env-expand']]]])).toBe(
+      'ExecStart=:@/usr/bin/sleep "sleep" "300"',
+    );
+  });
+  it('passes a path the file would split as argv[0], which is quoted', () => {
+    for (const v of [252, 257]) {
+      const [, [[path, argv]]] = planExec(v, '/x/my prog', ['prog', 'a']);
+      expect(path).toBe('/x/my prog');
+      expect(argv).toEqual(['/x/my prog', 'a']);
+      expect(planExec(v, "/x/it's", ['its'])[1][0][1][0]).toBe("/x/it's");
+      expect(planExec(v, '/x/plain', ['p'])[1][0][1][0]).toBe('p');
+    }
+  });
+  it('re-reads to the same program and literal arguments on both sides of the version boundary', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(252, 255, 257, 258),
+        fc.string({ unit: fc.constantFrom(...'ab %$\'"\\é'.split('')), minLength: 1, maxLength: 8 }),
+        fc.array(hostile, { minLength: 1, maxLength: 5 }),
+        (v, name, argv) => {
+          const path = `/x/${name}`;
+          if (v < EXEC_EX_WRITTEN_AS_EXEC_START && /[ "']/.test(path) && path.includes('$')) {
+            expect(() => planExec(v, path, argv)).toThrow(/both white space or a quote and a \$/);
+            return;
+          }
+          const plan = planExec(v, path, argv);
+          const line = writtenExecLine(v, plan);
+          expect(line).not.toMatch(/[\n\r\0]/);
+          const back = readBack(line);
+          expect(back.key).toBe('ExecStart');
+          expect(back.path).toBe(path);
+          const want = /[ "']/.test(path) ? [path, ...argv.slice(1)] : argv;
+          expect(back.argv).toEqual(want);
+        },
+      ),
+      { numRuns: fuzzRuns(3000) },
+    );
+  });
+  it('refuses a command whose line the parser would not read, exactly at its limit', () => {
+    for (const v of [252, 257]) {
+      // "ExecStart=" [":"] + '"a"' + ' "' + filler + '"' : find the filler that makes the line LONG_LINE_MAX - 1 bytes.
+      const fixed = Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', ''])));
+      const fits = 'x'.repeat(LONG_LINE_MAX - 1 - fixed);
+      expect(Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', fits])))).toBe(LONG_LINE_MAX - 1);
+      expect(() => planExec(v, '/x/a', ['a', `${fits}x`])).toThrow(UnsafeValueError);
+      expect(() => planExec(v, '/x/a', ['a', `${fits}x`])).toThrow(/at most 1048575 on one line/);
+      // What escaping costs counts: one `"` is two bytes, a `$` four before the Ex form.
+      expect(() => planExec(v, '/x/a', ['a', `${fits.slice(1)}"`])).toThrow(UnsafeValueError);
+      expect(() => planExec(v, '/x/a', ['a', `${fits.slice(1)}é`])).toThrow(UnsafeValueError);
+      expect(() => planExec(v, '/x/a', ['a', `${fits.slice(1)}e`])).not.toThrow();
+    }
+    const fixed = Buffer.byteLength(writtenExecLine(252, planExec(252, '/x/a', ['a', ''])));
+    expect(() => planExec(252, '/x/a', ['a', `${'x'.repeat(LONG_LINE_MAX - 1 - fixed - 4)}$`])).not.toThrow();
+    expect(() => planExec(252, '/x/a', ['a', `${'x'.repeat(LONG_LINE_MAX - 1 - fixed - 3)}$`])).toThrow(UnsafeValueError);
+  });
+});
+
+describe("a user manager's Environment= line", () => {
+  it('is written C-escaped, every byte of a non-ASCII character four bytes', () => {
+    expect(writtenEnvironmentLine(['A=b c', 'B=é"\n%'])).toBe('Environment="A=b c" "B=\\303\\251\\"\\n%%"');
+  });
+  it('is refused exactly when longer than the parser reads', () => {
+    const fixed = Buffer.byteLength(writtenEnvironmentLine(['A=']));
+    const fits = `A=${'x'.repeat(LONG_LINE_MAX - 1 - fixed)}`;
+    expect(Buffer.byteLength(writtenEnvironmentLine([fits]))).toBe(LONG_LINE_MAX - 1);
+    expect(() => checkEnvironmentLine([fits])).not.toThrow();
+    expect(() => checkEnvironmentLine([`${fits}x`])).toThrow(UnsafeValueError);
+    // 2 bytes of é are 8 written.
+    expect(() => checkEnvironmentLine([`${fits.slice(0, -7)}é`])).toThrow(UnsafeValueError);
+    expect(() => checkEnvironmentLine([`${fits.slice(0, -8)}é`])).not.toThrow();
+  });
+});
+
+describe("the manager's version", () => {
+  it('is read from the Version property as Debian and upstream state it', () => {
+    expect(managerMajor('252.38-1~deb12u1')).toBe(252);
+    expect(managerMajor('257.13-1~deb13u1')).toBe(257);
+    expect(managerMajor('258')).toBe(258);
+    expect(managerMajor('v255')).toBe(255);
+    expect(managerMajor('256~rc1')).toBe(256);
+    for (const bad of ['', 'systemd', '0', 'x252', '25x']) expect(managerMajor(bad)).toBeNull();
+  });
+});

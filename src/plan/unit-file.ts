@@ -1,0 +1,231 @@
+/**
+ * What a unit file can hold.
+ *
+ * systemd writes every transient unit to /run/systemd/transient/<unit> and
+ * reads it back on `daemon-reload` and `daemon-reexec` (package upgrades run
+ * both). Some values it writes escaping only `%` (WorkingDirectory=,
+ * Description=, SyslogIdentifier=): a newline in one of them is a new line of
+ * the file, and after a reload a new setting of the unit, run as root if it
+ * says so (`ExecStopPost=+…`). Others it writes C-escaped and quoted
+ * (arguments, Environment=), but a line longer than the parser takes loses the
+ * whole unit.
+ *
+ * So every string that reaches a unit property is either built here from an
+ * alphabet that is safe in a unit file, or caller data checked here to come
+ * back from the file byte for byte; anything else is refused (exit 2), before
+ * anything starts. Pure: the plan and the front end both use it.
+ */
+import { RequestError } from './errors.js';
+
+/** Caller data that a unit file cannot hold verbatim: refused, like a usage error. */
+export class UnsafeValueError extends RequestError {}
+
+/** The parser's longest line (LONG_LINE_MAX in systemd's src/basic/fileio.h): a longer one fails the whole unit. */
+export const LONG_LINE_MAX = 1024 * 1024;
+/** PATH_MAX and NAME_MAX, which the parser's path_is_valid() enforces on re-read. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/** C0 controls (newline and CR among them), DEL and C1 controls: a unit file line holds none of them verbatim. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+
+function describeChar(s: string): string {
+  const m = CONTROL.exec(s);
+  if (m === null) return '';
+  const c = m[0].codePointAt(0) ?? 0;
+  const names: Record<number, string> = { 0x0a: 'a newline', 0x0d: 'a carriage return', 0x09: 'a tab', 0x00: 'a NUL byte' };
+  return names[c] ?? `the control character U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Shown to the caller: the value with its control characters made visible, shortened. */
+export function shown(s: string): string {
+  const json = JSON.stringify(s);
+  return json.length > 120 ? `${json.slice(0, 117)}..."` : json;
+}
+
+/**
+ * The working directory, written as `WorkingDirectory=` with only `%` escaped
+ * and read back through path_simplify_and_warn(): it must be an absolute,
+ * normalized path (no `//`, `.`, `..`, trailing `/`: the re-read would change
+ * it) without controls, without trailing white space (the parser strips it)
+ * and without a trailing backslash (the parser joins the next line to it).
+ */
+export function checkWorkingDirectory(cwd: string): void {
+  const what = 'the current directory';
+  if (!cwd.isWellFormed()) throw new UnsafeValueError(`${what} is not valid Unicode`);
+  if (CONTROL.test(cwd))
+    throw new UnsafeValueError(`${what} ${shown(cwd)} contains ${describeChar(cwd)}, which a systemd unit file cannot hold; cd elsewhere`);
+  if (!cwd.startsWith('/')) throw new UnsafeValueError(`${what} ${shown(cwd)} is not an absolute path`);
+  if (Buffer.byteLength(cwd) >= PATH_MAX) throw new UnsafeValueError(`${what} is longer than systemd takes (${PATH_MAX - 1} bytes)`);
+  if (cwd !== '/') {
+    const parts = cwd.slice(1).split('/');
+    if (parts.some((p) => p === '' || p === '.' || p === '..'))
+      throw new UnsafeValueError(`${what} ${shown(cwd)} is not a normalized path (systemd would change it)`);
+    if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw new UnsafeValueError(`${what} has a name longer than ${NAME_MAX} bytes`);
+  }
+  if (/[ \t]$/.test(cwd)) throw new UnsafeValueError(`${what} ${shown(cwd)} ends in white space, which systemd would strip; cd elsewhere`);
+  if (cwd.endsWith('\\'))
+    throw new UnsafeValueError(`${what} ${shown(cwd)} ends in a backslash, which a systemd unit file reads as a line continuation`);
+}
+
+/**
+ * The program's path: written C-escaped, but unquoted after `@`, so white space
+ * or a quote would split it (planExec then passes it as argv[0], which is
+ * quoted). Control characters are refused outright: no program a desktop
+ * starts has one, and one that does is an attack on this file.
+ */
+export function checkProgramPath(path: string): void {
+  const what = "the program's path";
+  if (!path.isWellFormed()) throw new UnsafeValueError(`${what} is not valid Unicode`);
+  if (CONTROL.test(path))
+    throw new UnsafeValueError(`${what} ${shown(path)} contains ${describeChar(path)}, which ssc does not pass to systemd`);
+  if (!path.startsWith('/')) throw new UnsafeValueError(`${what} ${shown(path)} is not absolute`);
+  if (Buffer.byteLength(path) >= PATH_MAX) throw new UnsafeValueError(`${what} is longer than systemd takes (${PATH_MAX - 1} bytes)`);
+}
+
+/** Longest label we build (Description, SyslogIdentifier). */
+const MAX_LABEL = 64;
+const LABEL_PLAIN = /^[A-Za-z0-9._+-]$/;
+
+/**
+ * The program's name as ssc writes it into Description= and
+ * SyslogIdentifier=: its file name with every character outside
+ * `[A-Za-z0-9._+-]` escaped as systemd-escape does (`\xNN` per UTF-8 byte), so
+ * `firefox` stays `firefox` and `x<newline>ExecStopPost=…` becomes
+ * `x\x0aExecStopPost\x3d…`: never a byte of the caller's outside its setting.
+ */
+export function programLabel(execPath: string): string {
+  const base =
+    execPath
+      .split('/')
+      .filter((p) => p !== '')
+      .pop() ?? '';
+  let out = '';
+  for (const ch of base) {
+    const piece = LABEL_PLAIN.test(ch) ? ch : [...Buffer.from(ch, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+    if (out.length + piece.length > MAX_LABEL) break;
+    out += piece;
+  }
+  return out === '' ? 'program' : out;
+}
+
+/**
+ * The first systemd that writes an ExecStartEx= command back into the unit
+ * file as `ExecStart=` with prefix characters (`:` for no-env-expand). Older
+ * ones write the key `ExecStartEx=`, which their own unit-file parser does not
+ * know: after a reload such a unit is `bad-setting` (seen on 252).
+ */
+export const EXEC_EX_WRITTEN_AS_EXEC_START = 257;
+
+const C_ESCAPES: Record<string, string> = { '\x07': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v' };
+
+function octal(b: number): string {
+  return `\\${b.toString(8).padStart(3, '0')}`;
+}
+
+/**
+ * One exec word as systemd writes it (specifier_escape(), then
+ * strcpy_backslash_escaped()): `%` doubled; control characters C-escaped; a
+ * backslash and the characters in `bad` backslash-escaped; everything else,
+ * UTF-8 included, as is.
+ */
+function execWord(s: string, bad: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (c < 0x20 || c === 0x7f) out += C_ESCAPES[ch] !== undefined ? `\\${C_ESCAPES[ch]}` : octal(c);
+    else if (ch === '%') out += '%%';
+    else if (ch === '\\' || (c < 0x80 && bad.includes(ch))) out += `\\${ch}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/** A value as cescape() writes it after specifier_escape() (Environment=): every byte of a non-ASCII character as `\ooo`. */
+function cEscaped(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s.replaceAll('%', '%%'), 'utf8')) {
+    const ch = String.fromCharCode(b);
+    if (C_ESCAPES[ch] !== undefined) out += `\\${C_ESCAPES[ch]}`;
+    else if (ch === '\\' || ch === '"' || ch === "'") out += `\\${ch}`;
+    else if (b < 0x20 || b >= 0x7f) out += octal(b);
+    else out += ch;
+  }
+  return out;
+}
+
+/** Words joined as unit_concat_strv() does: each quoted, one space between. */
+function quotedWords(words: readonly string[], escape: (w: string) => string): string {
+  return words.map((w) => `"${escape(w)}"`).join(' ');
+}
+
+/** A path written unquoted after `@` is split at white space and quotes. */
+const SPLITS_UNQUOTED = /[ "']/;
+
+/** The command ssc asks for: ExecStartEx with literal arguments, or ExecStart with every `$` doubled. */
+export type ExecPlan = ['ExecStartEx', [[string, string[], ['no-env-expand']]]] | ['ExecStart', [[string, string[], false]]];
+
+/**
+ * The program's command for this manager, such that the unit file systemd
+ * writes for it reads back to the same command with the same, literal
+ * arguments:
+ * - where systemd writes ExecStartEx back as `ExecStart=:…`, ExecStartEx with
+ *   `no-env-expand`;
+ * - before that, ExecStart (which systemd expands `$VAR` in) with every `$`
+ *   doubled, which its expansion turns back into one.
+ * A path that the file would split (white space, quotes) is passed as argv[0]
+ * too: systemd then writes only the quoted arguments. A line longer than the
+ * parser reads is refused.
+ */
+export function planExec(systemd: number, execPath: string, argv: readonly string[]): ExecPlan {
+  const ex = systemd >= EXEC_EX_WRITTEN_AS_EXEC_START;
+  const splits = SPLITS_UNQUOTED.test(execPath);
+  // Before the Ex form, argv[0] is expanded and so doubled: it could not equal such a path.
+  if (splits && !ex && execPath.includes('$'))
+    throw new UnsafeValueError(
+      `the program's path ${shown(execPath)} has both white space or a quote and a $, which systemd ${systemd} cannot write into a unit file; rename or link it`,
+    );
+  const args = splits ? [execPath, ...argv.slice(1)] : [...argv];
+  const plan: ExecPlan = ex
+    ? ['ExecStartEx', [[execPath, args, ['no-env-expand']]]]
+    : ['ExecStart', [[execPath, args.map((a) => a.replaceAll('$', () => '$$')), false]]];
+  const line = Buffer.byteLength(writtenExecLine(systemd, plan));
+  if (line > LONG_LINE_MAX - 1)
+    throw new UnsafeValueError(
+      `the command line would be ${line} bytes in systemd's unit file, which takes at most ${LONG_LINE_MAX - 1} on one line; pass fewer or shorter arguments`,
+    );
+  return plan;
+}
+
+/**
+ * The line systemd writes for the command into the unit file
+ * (bus_set_transient_exec_command()), without its newline. Before the Ex form
+ * is written back, 252 backslash-escapes `$ ; ' "` (later versions double `$`
+ * again instead, the same length for a doubled `$`); from then on only `"`.
+ */
+export function writtenExecLine(systemd: number, [name, [[path, argv, flags]]]: ExecPlan): string {
+  const ex = name === 'ExecStartEx';
+  const bad = ex ? '"' : `$;'"`;
+  const prefix = ex && flags !== false && flags.includes('no-env-expand') ? ':' : '';
+  const key = ex && systemd < EXEC_EX_WRITTEN_AS_EXEC_START ? 'ExecStartEx' : 'ExecStart';
+  const head = argv[0] === path ? '' : `@${execWord(path, bad)} `;
+  return `${key}=${prefix}${head}${quotedWords(argv, (w) => execWord(w, bad))}`;
+}
+
+/**
+ * A user manager's Environment= is one line of the unit file, each entry
+ * quoted and C-escaped (every byte of a non-ASCII character becomes `\ooo`):
+ * refused when it would be longer than the parser reads.
+ */
+export function checkEnvironmentLine(environment: readonly string[]): void {
+  const line = Buffer.byteLength(writtenEnvironmentLine(environment));
+  if (line > LONG_LINE_MAX - 1)
+    throw new UnsafeValueError(
+      `the environment would be ${line} bytes in systemd's unit file, which takes at most ${LONG_LINE_MAX - 1} on one line; unset some variables`,
+    );
+}
+
+/** The Environment= line systemd writes into a unit file, without its newline. */
+export function writtenEnvironmentLine(environment: readonly string[]): string {
+  return `Environment=${quotedWords(environment, cEscaped)}`;
+}
