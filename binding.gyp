@@ -45,6 +45,16 @@
       "ldflags!": ["-rdynamic"],
       "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],
       "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
+    },
+    {
+      # The program's command on systemd < 254 (src/plan/unit-file.ts): not setuid; systemd runs it as the caller.
+      "target_name": "ssc-exec",
+      "type": "executable",
+      "sources": ["native/exec/exec.c"],
+      "cflags!": ["-O3"],
+      "ldflags!": ["-rdynamic"],
+      "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],
+      "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
     }
   ]
 }

@@ -75,7 +75,7 @@ node=$(readlink -f "${SSC_NODE:-$(command -v node)}") || die "node not found"
 # path compiled in; rebuild it when they differ from this installation's.
 [ -d node_modules ] || npm ci
 want="ssc-launcher-config: libdir=$libdir node=$node;"
-if [ ! -x build/Release/ssc-launcher ] || [ ! -x build/Release/ssc-tab ] || ! grep -qaF "$want" build/Release/ssc-launcher; then
+if [ ! -x build/Release/ssc-launcher ] || [ ! -x build/Release/ssc-tab ] || [ ! -x build/Release/ssc-exec ] || ! grep -qaF "$want" build/Release/ssc-launcher; then
 	SSC_LIBDIR=$libdir SSC_NODE=$node npx --no-install node-gyp rebuild >/dev/null
 fi
 [ -f dist/ssc.js ] && [ -f dist/broker.js ] && [ -f dist/load.cjs ] && [ -f dist/make-code-cache.cjs ] || npm run build >/dev/null
@@ -139,6 +139,7 @@ for f in dist/*.LEGAL.txt; do [ -f "$f" ] && put "$f" "$libdir/$(basename "$f")"
 put build/Release/ssc_native.node "$libdir/ssc_native.node" 0644
 put node_modules/usocket/build/Release/uwrap.node "$libdir/uwrap.node" 0644
 put build/Release/ssc-tab "$libdir/ssc-tab" 0755
+put build/Release/ssc-exec "$libdir/ssc-exec" 0755
 printf '{ "type": "commonjs" }\n' >"$libdir/package.json.ssc-new"
 put "$libdir/package.json.ssc-new" "$libdir/package.json" 0644
 rm -f "$libdir/package.json.ssc-new"

@@ -24,6 +24,7 @@ import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import { randomHex } from '../random.js';
+import { execHelperPath } from '../installed.js';
 import { MAX_STARTS_PER_USER, takeSlot, type SlotStore } from './slots.js';
 import type { Native } from '../native/native.js';
 
@@ -210,7 +211,7 @@ export async function runBroker(native: Native): Promise<number> {
     const fd = bus.fd;
     if (fd !== undefined) native.setCloexec(fd);
     const caller = { uid: header.ruid, gid: header.rgid, umask: header.umask };
-    const host = { cores: availableParallelism(), systemd: await versionPromise };
+    const host = { cores: availableParallelism(), systemd: await versionPromise, execHelper: execHelperPath() };
     const session = sessionScope(await sessionPromise, header.ruid);
     let props;
     try {

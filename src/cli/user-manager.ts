@@ -16,6 +16,7 @@ import { EXIT } from './exit-codes.js';
 import { planScope, planUserService, USER_SLICE, validateRequest, type LaunchRequest } from '../plan/plan.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { RequestError } from '../plan/errors.js';
+import { execHelperPath } from '../installed.js';
 import type { Profile } from '../plan/profiles.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import { Bus } from '../systemd/bus.js';
@@ -115,7 +116,7 @@ export async function userManagerChannel(address: string, umask: number, request
       let props;
       try {
         const checked = validateRequest(request);
-        const host = { cores: availableParallelism(), systemd: await managerVersion(bus) };
+        const host = { cores: availableParallelism(), systemd: await managerVersion(bus), execHelper: execHelperPath() };
         // Terminal mode: a scope for this very process, which then becomes the program.
         props =
           checked.kind === 'scope'

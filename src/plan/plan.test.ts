@@ -16,6 +16,7 @@ import { PROFILE_NAMES } from './profiles.js';
 import { fuzzRuns } from '../fuzz-runs.js';
 
 const TAG = '0123456789abcdef';
+const HELPER = '/usr/local/lib/ssc/ssc-exec';
 const base: LaunchRequest = {
   kind: 'service',
   profile: 'strict',
@@ -35,7 +36,7 @@ const scopeBase: LaunchRequest = {
   environment: [],
 };
 const caller = { uid: 1000, gid: 1000, umask: 0o022 };
-const host = { cores: 4, systemd: 257 };
+const host = { cores: 4, systemd: 257, execHelper: HELPER };
 
 function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x', scope: string | null = null) {
   return new Map(planService({ request: req, caller, host, environmentFile: envFile, sessionScope: scope }) as [string, unknown][]);
@@ -50,13 +51,19 @@ describe('planService', () => {
     expect(p.get('WorkingDirectory')).toBe('/home/u');
     expect(p.get('Type')).toBe('exec');
   });
-  it('passes arguments literally: with no-env-expand where systemd writes that back (257), else with every $ doubled (252)', () => {
+  it('passes arguments literally: with no-env-expand where systemd writes that back (254 on), else through ssc-exec (252)', () => {
     expect(propsOf(base).get('ExecStartEx')).toEqual([['/bin/echo', ['echo', '$HOME', '%h', '${X}'], ['no-env-expand']]]);
     const old = new Map(
-      planService({ request: base, caller, host: { cores: 4, systemd: 252 }, environmentFile: null }) as [string, unknown][],
+      planService({ request: base, caller, host: { cores: 4, systemd: 252, execHelper: HELPER }, environmentFile: null }) as [
+        string,
+        unknown,
+      ][],
     );
     expect(old.has('ExecStartEx')).toBe(false);
-    expect(old.get('ExecStart')).toEqual([['/bin/echo', ['echo', '$$HOME', '%h', '$${X}'], false]]);
+    const b64 = (x: string) => Buffer.from(x).toString('base64url');
+    expect(old.get('ExecStart')).toEqual([
+      [HELPER, ['ssc-exec', b64('/bin/echo'), b64('echo'), b64('$HOME'), b64('%h'), b64('${X}')], false],
+    ]);
   });
   it('writes the escaped program name into Description and SyslogIdentifier, never the raw file name', () => {
     const p = propsOf({ ...base, execPath: '/home/u/x\nExecStopPost=+p é', argv: ['x'] });
@@ -144,7 +151,7 @@ describe('planService', () => {
           const props = planService({
             request: { ...base, profile, argv, stdio },
             caller,
-            host: { cores, systemd: 257 },
+            host: { cores, systemd: 257, execHelper: HELPER },
             environmentFile: null,
             sessionScope: scope,
           });
@@ -212,10 +219,13 @@ describe('validateRequest', () => {
 describe('planScope', () => {
   const scopeProps = (profile: 'strict' | 'relaxed', cores = 4, session: string | null = null) =>
     new Map(
-      planScope({ request: { ...scopeBase, profile }, caller, host: { cores, systemd: 257 }, pid: 4242, sessionScope: session }) as [
-        string,
-        unknown,
-      ][],
+      planScope({
+        request: { ...scopeBase, profile },
+        caller,
+        host: { cores, systemd: 257, execHelper: HELPER },
+        pid: 4242,
+        sessionScope: session,
+      }) as [string, unknown][],
     );
   it('takes exactly the launcher-recorded process, in ssc.slice, collected when done', () => {
     const p = scopeProps('relaxed');

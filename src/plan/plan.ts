@@ -51,6 +51,8 @@ export interface HostFacts {
    * the transient unit file, and reads back, differs (see planExec).
    */
   systemd: number;
+  /** ssc-exec beside the broker (LIBDIR): the command's carrier where systemd cannot keep the command itself (< 254). */
+  execHelper: string;
 }
 
 /** Limits on what one request may carry: beyond what a D-Bus message can hold, refuse early and clearly. */
@@ -197,7 +199,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    planExec(host.systemd, request.execPath, request.argv),
+    planExec(host.systemd, request.execPath, request.argv, host.execHelper),
     ['User', String(caller.uid)],
     ['Group', String(caller.gid)],
     ['UMask', caller.umask & 0o777],
@@ -296,7 +298,7 @@ export function planUserService({ request, umask, host }: UserPlanInput): UnitPr
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    planExec(host.systemd, request.execPath, request.argv),
+    planExec(host.systemd, request.execPath, request.argv, host.execHelper),
     ['UMask', umask & 0o777],
     ['WorkingDirectory', request.cwd],
     ['CollectMode', 'inactive-or-failed'],

@@ -131,9 +131,10 @@ describe('the working directory', () => {
 
 describe("the program's path", () => {
   it('refuses control characters, a relative path and broken Unicode', () => {
-    for (const bad of ['/x/a\nExecStopPost=+/p', '/x/\r', '/x/\u0085', 'x', '/\udc00'])
+    for (const bad of ['/x/a\nExecStopPost=+/p', '/x/\r', '/x/\u0085', 'x', '/\udc00', '/x/"q"', "/x/it's", '/x/a\\b'])
       expect(() => checkProgramPath(bad), JSON.stringify(bad)).toThrow(UnsafeValueError);
-    for (const ok of ['/usr/bin/firefox', '/x/a b', '/x/"q"', '/x/%h', '/x/é', '/x/a\\']) expect(() => checkProgramPath(ok)).not.toThrow();
+    expect(() => checkProgramPath('/x/"q"')).toThrow(/quote or a backslash/);
+    for (const ok of ['/usr/bin/firefox', '/x/a b', '/x/%h', '/x/$x', '/x/é', '/x/a;b']) expect(() => checkProgramPath(ok)).not.toThrow();
   });
 });
 
@@ -160,20 +161,28 @@ describe('the program label (Description, SyslogIdentifier)', () => {
   });
 });
 
+const HELPER = '/usr/local/lib/ssc/ssc-exec';
+const b64 = (x: string) => Buffer.from(x).toString('base64url');
+const unb64 = (x: string) => Buffer.from(x, 'base64url').toString('utf8');
+
 describe('the command, as systemd writes and re-reads it', () => {
-  it('uses ExecStartEx with no-env-expand from the version that writes it back as ExecStart=:, ExecStart with $ doubled before', () => {
-    expect(EXEC_EX_WRITTEN_AS_EXEC_START).toBeGreaterThan(252);
-    expect(planExec(257, '/bin/echo', ['echo', '$A', '%h'])).toEqual([
+  it('uses ExecStartEx with no-env-expand from 254, which writes it back as ExecStart=:, and ssc-exec before', () => {
+    expect(EXEC_EX_WRITTEN_AS_EXEC_START).toBe(254);
+    expect(planExec(257, '/bin/echo', ['echo', '$A', '%h'], HELPER)).toEqual([
       'ExecStartEx',
       [['/bin/echo', ['echo', '$A', '%h'], ['no-env-expand']]],
     ]);
-    expect(planExec(252, '/bin/echo', ['echo', '$A', '$$', '${B}'])).toEqual([
+    expect(planExec(253, '/bin/echo', ['echo', '$A', 'b;c'], HELPER)).toEqual([
       'ExecStart',
-      [['/bin/echo', ['echo', '$$A', '$$$$', '$${B}'], false]],
+      [[HELPER, ['ssc-exec', b64('/bin/echo'), b64('echo'), b64('$A'), b64('b;c')], false]],
     ]);
   });
+  it('takes only an ssc-exec path as the helper', () => {
+    for (const bad of ['', 'ssc-exec', '/tmp/x', '/a b/ssc-exec', '/x/ssc-exec\n'])
+      expect(() => planExec(252, '/bin/echo', ['echo'], bad)).toThrow(/exec helper/);
+  });
   it('writes the lines seen in the beds', () => {
-    // Seen in /run/systemd/transient on 252 (a(sasb) from busctl) and 257.
+    // Seen in /run/systemd/transient on 252 (a(sasb) from busctl; an ExecStartEx from ssc) and 257.
     expect(
       writtenExecLine(252, [
         'ExecStart',
@@ -189,35 +198,34 @@ describe('the command, as systemd writes and re-reads it', () => {
       'ExecStart=:@/usr/bin/sleep "sleep" "300"',
     );
   });
-  it('passes a path the file would split as argv[0], which is quoted', () => {
-    for (const v of [252, 257]) {
-      const [, [[path, argv]]] = planExec(v, '/x/my prog', ['prog', 'a']);
-      expect(path).toBe('/x/my prog');
-      expect(argv).toEqual(['/x/my prog', 'a']);
-      expect(planExec(v, "/x/it's", ['its'])[1][0][1][0]).toBe("/x/it's");
-      expect(planExec(v, '/x/plain', ['p'])[1][0][1][0]).toBe('p');
-    }
+  it('passes a path the file would split as argv[0] (254 on), which is quoted', () => {
+    const [, [[path, argv]]] = planExec(257, '/x/my prog', ['prog', 'a'], HELPER);
+    expect(path).toBe('/x/my prog');
+    expect(argv).toEqual(['/x/my prog', 'a']);
+    expect(planExec(257, '/x/plain', ['p'], HELPER)[1][0][1][0]).toBe('p');
   });
   it('re-reads to the same program and literal arguments on both sides of the version boundary', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(252, 255, 257, 258),
-        fc.string({ unit: fc.constantFrom(...'ab %$\'"\\é'.split('')), minLength: 1, maxLength: 8 }),
+        fc.constantFrom(252, 253, 254, 257, 258),
+        fc.string({ unit: fc.constantFrom(...'ab %$;é'.split('')), minLength: 1, maxLength: 8 }),
         fc.array(hostile, { minLength: 1, maxLength: 5 }),
         (v, name, argv) => {
           const path = `/x/${name}`;
-          if (v < EXEC_EX_WRITTEN_AS_EXEC_START && /[ "']/.test(path) && path.includes('$')) {
-            expect(() => planExec(v, path, argv)).toThrow(/both white space or a quote and a \$/);
-            return;
-          }
-          const plan = planExec(v, path, argv);
+          const plan = planExec(v, path, argv, HELPER);
           const line = writtenExecLine(v, plan);
           expect(line).not.toMatch(/[\n\r\0]/);
           const back = readBack(line);
           expect(back.key).toBe('ExecStart');
-          expect(back.path).toBe(path);
-          const want = /[ "']/.test(path) ? [path, ...argv.slice(1)] : argv;
-          expect(back.argv).toEqual(want);
+          if (v < EXEC_EX_WRITTEN_AS_EXEC_START) {
+            // Nothing systemd escapes or expands: ssc-exec decodes the words.
+            expect(line).toMatch(/^ExecStart=@\/usr\/local\/lib\/ssc\/ssc-exec "ssc-exec"( "[A-Za-z0-9_-]*")+$/);
+            expect(back.path).toBe(HELPER);
+            expect(back.argv.slice(1).map(unb64)).toEqual([path, ...argv]);
+          } else {
+            expect(back.path).toBe(path);
+            expect(back.argv).toEqual(/ /.test(path) ? [path, ...argv.slice(1)] : argv);
+          }
         },
       ),
       { numRuns: fuzzRuns(3000) },
@@ -225,20 +233,25 @@ describe('the command, as systemd writes and re-reads it', () => {
   });
   it('refuses a command whose line the parser would not read, exactly at its limit', () => {
     for (const v of [252, 257]) {
-      // "ExecStart=" [":"] + '"a"' + ' "' + filler + '"' : find the filler that makes the line LONG_LINE_MAX - 1 bytes.
-      const fixed = Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', ''])));
-      const fits = 'x'.repeat(LONG_LINE_MAX - 1 - fixed);
-      expect(Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', fits])))).toBe(LONG_LINE_MAX - 1);
-      expect(() => planExec(v, '/x/a', ['a', `${fits}x`])).toThrow(UnsafeValueError);
-      expect(() => planExec(v, '/x/a', ['a', `${fits}x`])).toThrow(/at most 1048575 on one line/);
-      // What escaping costs counts: one `"` is two bytes, a `$` four before the Ex form.
-      expect(() => planExec(v, '/x/a', ['a', `${fits.slice(1)}"`])).toThrow(UnsafeValueError);
-      expect(() => planExec(v, '/x/a', ['a', `${fits.slice(1)}é`])).toThrow(UnsafeValueError);
-      expect(() => planExec(v, '/x/a', ['a', `${fits.slice(1)}e`])).not.toThrow();
+      // Find the filler that makes the line LONG_LINE_MAX - 1 bytes.
+      const fixed = Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', ''], HELPER)));
+      const room = LONG_LINE_MAX - 1 - fixed;
+      // base64 writes 4 bytes for every 3.
+      const fits = 'x'.repeat(v >= 254 ? room : (room / 4) * 3);
+      expect(Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', fits], HELPER)))).toBe(
+        LONG_LINE_MAX - (v >= 254 ? 1 : 1 + (room % 4)),
+      );
+      expect(() => planExec(v, '/x/a', ['a', `${fits}xxx`], HELPER)).toThrow(UnsafeValueError);
+      expect(() => planExec(v, '/x/a', ['a', `${fits}xxx`], HELPER)).toThrow(/at most 1048575 on one line/);
     }
-    const fixed = Buffer.byteLength(writtenExecLine(252, planExec(252, '/x/a', ['a', ''])));
-    expect(() => planExec(252, '/x/a', ['a', `${'x'.repeat(LONG_LINE_MAX - 1 - fixed - 4)}$`])).not.toThrow();
-    expect(() => planExec(252, '/x/a', ['a', `${'x'.repeat(LONG_LINE_MAX - 1 - fixed - 3)}$`])).toThrow(UnsafeValueError);
+    // 257: what escaping costs counts, one `"` is two bytes.
+    const fixed = Buffer.byteLength(writtenExecLine(257, planExec(257, '/x/a', ['a', ''], HELPER)));
+    const fits = 'x'.repeat(LONG_LINE_MAX - 1 - fixed);
+    expect(() => planExec(257, '/x/a', ['a', fits], HELPER)).not.toThrow();
+    expect(() => planExec(257, '/x/a', ['a', `${fits}x`], HELPER)).toThrow(UnsafeValueError);
+    expect(() => planExec(257, '/x/a', ['a', `${fits.slice(1)}"`], HELPER)).toThrow(UnsafeValueError);
+    expect(() => planExec(257, '/x/a', ['a', `${fits.slice(1)}é`], HELPER)).toThrow(UnsafeValueError);
+    expect(() => planExec(257, '/x/a', ['a', `${fits.slice(1)}$`], HELPER)).not.toThrow();
   });
 });
 

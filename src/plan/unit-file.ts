@@ -69,16 +69,21 @@ export function checkWorkingDirectory(cwd: string): void {
 }
 
 /**
- * The program's path: written C-escaped, but unquoted after `@`, so white space
- * or a quote would split it (planExec then passes it as argv[0], which is
- * quoted). Control characters are refused outright: no program a desktop
- * starts has one, and one that does is an attack on this file.
+ * The program's path: the unit-file parser refuses an executable path with a
+ * quote, a backslash or a control character (string_is_safe() in
+ * config_parse_exec(), 252 and 257 alike), although the D-Bus call takes it:
+ * such a unit would be `bad-setting` after a reload. White space is fine; the
+ * path is written unquoted after `@`, so planExec passes it as argv[0] then.
  */
 export function checkProgramPath(path: string): void {
   const what = "the program's path";
   if (!path.isWellFormed()) throw new UnsafeValueError(`${what} is not valid Unicode`);
   if (CONTROL.test(path))
     throw new UnsafeValueError(`${what} ${shown(path)} contains ${describeChar(path)}, which ssc does not pass to systemd`);
+  if (/["'\\]/.test(path))
+    throw new UnsafeValueError(
+      `${what} ${shown(path)} contains a quote or a backslash, which systemd does not take in a unit file; rename the program or link to it`,
+    );
   if (!path.startsWith('/')) throw new UnsafeValueError(`${what} ${shown(path)} is not absolute`);
   if (Buffer.byteLength(path) >= PATH_MAX) throw new UnsafeValueError(`${what} is longer than systemd takes (${PATH_MAX - 1} bytes)`);
 }
@@ -115,7 +120,7 @@ export function programLabel(execPath: string): string {
  * ones write the key `ExecStartEx=`, which their own unit-file parser does not
  * know: after a reload such a unit is `bad-setting` (seen on 252).
  */
-export const EXEC_EX_WRITTEN_AS_EXEC_START = 257;
+export const EXEC_EX_WRITTEN_AS_EXEC_START = 254;
 
 const C_ESCAPES: Record<string, string> = { '\x07': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v' };
 
@@ -159,36 +164,42 @@ function quotedWords(words: readonly string[], escape: (w: string) => string): s
   return words.map((w) => `"${escape(w)}"`).join(' ');
 }
 
-/** A path written unquoted after `@` is split at white space and quotes. */
+/** A path written unquoted after `@` is split at white space (quotes are refused: checkProgramPath). */
 const SPLITS_UNQUOTED = /[ "']/;
 
-/** The command ssc asks for: ExecStartEx with literal arguments, or ExecStart with every `$` doubled. */
+/** The command ssc asks for: ExecStartEx with literal arguments, or ExecStart of ssc-exec with base64url words. */
 export type ExecPlan = ['ExecStartEx', [[string, string[], ['no-env-expand']]]] | ['ExecStart', [[string, string[], false]]];
+
+/** base64url without padding: an alphabet systemd neither escapes nor expands in a unit file. */
+export function base64url(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64url');
+}
+
+/** ssc's own helper, as the broker found it beside itself: never caller data, checked all the same. */
+const HELPER_PATH = /^\/[A-Za-z0-9._/-]+\/ssc-exec$/;
 
 /**
  * The program's command for this manager, such that the unit file systemd
  * writes for it reads back to the same command with the same, literal
  * arguments:
- * - where systemd writes ExecStartEx back as `ExecStart=:…`, ExecStartEx with
- *   `no-env-expand`;
- * - before that, ExecStart (which systemd expands `$VAR` in) with every `$`
- *   doubled, which its expansion turns back into one.
- * A path that the file would split (white space, quotes) is passed as argv[0]
- * too: systemd then writes only the quoted arguments. A line longer than the
- * parser reads is refused.
+ * - where systemd writes ExecStartEx back as `ExecStart=:…` (254 and later),
+ *   ExecStartEx with `no-env-expand`; a path the file would split (white
+ *   space) is passed as argv[0] too, which systemd then writes quoted;
+ * - before that, ExecStart of `ssc-exec` (native/exec/exec.c) with the path
+ *   and argv as base64url words: 252 writes an ExecStartEx under a key its
+ *   parser does not know, and a plain argument's `$` and `;` as `\$` and `\;`,
+ *   which it reads back as two characters, so no other form survives a reload.
+ * A line longer than the parser reads is refused.
  */
-export function planExec(systemd: number, execPath: string, argv: readonly string[]): ExecPlan {
-  const ex = systemd >= EXEC_EX_WRITTEN_AS_EXEC_START;
-  const splits = SPLITS_UNQUOTED.test(execPath);
-  // Before the Ex form, argv[0] is expanded and so doubled: it could not equal such a path.
-  if (splits && !ex && execPath.includes('$'))
-    throw new UnsafeValueError(
-      `the program's path ${shown(execPath)} has both white space or a quote and a $, which systemd ${systemd} cannot write into a unit file; rename or link it`,
-    );
-  const args = splits ? [execPath, ...argv.slice(1)] : [...argv];
-  const plan: ExecPlan = ex
-    ? ['ExecStartEx', [[execPath, args, ['no-env-expand']]]]
-    : ['ExecStart', [[execPath, args.map((a) => a.replaceAll('$', () => '$$')), false]]];
+export function planExec(systemd: number, execPath: string, argv: readonly string[], execHelper: string): ExecPlan {
+  let plan: ExecPlan;
+  if (systemd >= EXEC_EX_WRITTEN_AS_EXEC_START) {
+    const args = SPLITS_UNQUOTED.test(execPath) ? [execPath, ...argv.slice(1)] : [...argv];
+    plan = ['ExecStartEx', [[execPath, args, ['no-env-expand']]]];
+  } else {
+    if (!HELPER_PATH.test(execHelper)) throw new Error(`not ssc's exec helper: ${JSON.stringify(execHelper)}`);
+    plan = ['ExecStart', [[execHelper, ['ssc-exec', base64url(execPath), ...argv.map(base64url)], false]]];
+  }
   const line = Buffer.byteLength(writtenExecLine(systemd, plan));
   if (line > LONG_LINE_MAX - 1)
     throw new UnsafeValueError(
@@ -199,9 +210,9 @@ export function planExec(systemd: number, execPath: string, argv: readonly strin
 
 /**
  * The line systemd writes for the command into the unit file
- * (bus_set_transient_exec_command()), without its newline. Before the Ex form
- * is written back, 252 backslash-escapes `$ ; ' "` (later versions double `$`
- * again instead, the same length for a doubled `$`); from then on only `"`.
+ * (bus_set_transient_exec_command()), without its newline: before 254 the key
+ * as given and `$ ; ' "` backslash-escaped; from 254 on `ExecStart=` with the
+ * flags as prefix characters, and only `"` escaped under no-env-expand.
  */
 export function writtenExecLine(systemd: number, [name, [[path, argv, flags]]]: ExecPlan): string {
   const ex = name === 'ExecStartEx';

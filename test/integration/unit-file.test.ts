@@ -1,0 +1,351 @@
+/**
+ * What systemd persists: every transient unit is written to
+ * /run/systemd/transient/<unit> and read back on `daemon-reload` and
+ * `daemon-reexec`. Nothing the caller types may become a line of that file,
+ * and every unit must come back from it the same, on each manager and version
+ * of the beds (252 in the namespace bed and the Debian 12 VM, 257 in the
+ * Debian 13 VM).
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bed, RunResult } from '../bed/bed.js';
+import { bedSkipReason, getBed } from '../bed/index.js';
+import { Tmux } from '../bed/tmux.js';
+import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
+
+const skip = bedSkipReason();
+const alice = TEST_USERS.sscalice;
+const ENV = { XDG_RUNTIME_DIR: `/run/user/${alice.uid}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=/run/user/${alice.uid}/bus` };
+/** A non-setuid copy: rootless mode, the caller's own user manager. */
+const PLAIN = `${SSC_PREFIX}/bin/ssc-rootless-unitfile`;
+const PROOF = '/run/ssc-unitfile-proof';
+const INJECT = `ExecStopPost=+/bin/touch ${PROOF}`;
+/** Cases of the reload property test; SSC_UNITFILE_CASES=300 for a longer run (scripts or by hand). */
+const CASES = Number(process.env.SSC_UNITFILE_CASES ?? 30);
+
+type Manager = 'system' | 'user';
+
+describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let bed: Bed;
+  let version = 0;
+  const as = (argv: string[], opts: { cwd?: string; manager?: Manager; timeoutMs?: number; env?: Record<string, string> } = {}) =>
+    bed.run(opts.manager === 'user' ? [PLAIN, '--manager=user', ...argv.slice(1)] : argv, {
+      user: 'sscalice',
+      cwd: opts.cwd,
+      env: { ...ENV, ...opts.env },
+      timeoutMs: opts.timeoutMs,
+    });
+  const systemctl = (manager: Manager, ...args: string[]) =>
+    manager === 'user' ? bed.run(['systemctl', '--user', ...args], { user: 'sscalice', env: ENV }) : bed.run(['systemctl', ...args]);
+
+  /** Every ssc unit either manager knows, and every ssc transient file: none must exist after a refusal. */
+  async function leftovers(): Promise<string> {
+    const sys = await bed.run(['systemctl', 'list-units', '--all', '--no-legend', '--plain', 'app-ssc-*']);
+    const usr = await systemctl('user', 'list-units', '--all', '--no-legend', '--plain', 'app-ssc-*');
+    const files = await bed.sh(
+      `ls -A /run/systemd/transient/ /run/user/${alice.uid}/systemd/transient/ 2>/dev/null | grep app-ssc || true`,
+    );
+    return [sys.stdout, usr.stdout, files.stdout].join('').trim();
+  }
+
+  async function reloadAll(manager: Manager): Promise<void> {
+    for (const op of ['daemon-reload', 'daemon-reload', 'daemon-reexec']) {
+      const r = await systemctl(manager, op);
+      expect(r.code, `${manager} ${op}: ${r.stderr}`).toBe(0);
+    }
+    // A reexec'd manager answers again once it is back.
+    for (let i = 0; i < 100; i++) {
+      if ((await systemctl(manager, 'show', '-p', 'Version')).code === 0) return;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  beforeAll(async () => {
+    bed = getBed();
+    version = Number(/^systemd (\d+)/.exec((await bed.run(['systemctl', '--version'])).stdout)?.[1]);
+    expect(version).toBeGreaterThanOrEqual(252);
+    expect((await bed.run(['install', '-o', 'root', '-g', 'root', '-m', '0755', SSC_BIN, PLAIN])).code).toBe(0);
+    expect((await bed.run(['systemctl', 'start', `user@${alice.uid}.service`])).code).toBe(0);
+    const r = await bed.run(['systemctl', '--user', 'is-system-running', '--wait'], { user: 'sscalice', env: ENV });
+    expect(['running\n', 'degraded\n']).toContain(r.stdout);
+    await bed.run(['rm', '-f', PROOF]);
+  });
+  afterAll(async () => {
+    await bed?.sh(`rm -rf ${PLAIN} ${PROOF} ${alice.home}/uf; systemctl stop user@${alice.uid}.service; systemctl reset-failed`);
+  });
+
+  describe('the local root exploit: a newline in the working directory or the program name', () => {
+    const evil = `${alice.home}/uf/x\n${INJECT}`;
+
+    it('injects a root ExecStopPost when the same bytes are handed to systemd directly (positive control)', async () => {
+      // As root, with busctl: the WorkingDirectory ssc used to pass through, and a reload.
+      // Both directories: the one the first line names is where the injected command starts.
+      await bed.run(['mkdir', '-p', evil, `${alice.home}/uf/x`], { user: 'sscalice' });
+      const unit = 'ssc-unitfile-control.service';
+      const start = await bed.run([
+        'busctl', 'call', '--', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager',
+        'StartTransientUnit', 'ssa(sv)a(sa(sv))', unit, 'fail', '2',
+        'ExecStart', 'a(sasb)', '1', '/bin/sleep', '2', 'sleep', '300', 'false',
+        'WorkingDirectory', 's', evil, '0',
+      ]); // prettier-ignore
+      expect(start.code, start.stderr).toBe(0);
+      const file = (await bed.run(['cat', `/run/systemd/transient/${unit}`])).stdout;
+      expect(file.split('\n')).toContain(INJECT);
+      expect((await bed.run(['systemctl', 'daemon-reload'])).code).toBe(0);
+      expect((await bed.run(['systemctl', 'show', '-p', 'ExecStopPost', unit])).stdout).toContain(`argv[]=/bin/touch ${PROOF}`);
+      expect((await bed.run(['systemctl', 'stop', unit])).code).toBe(0);
+      // The injected line ran, as root.
+      expect((await bed.run(['stat', '-c', '%U', PROOF])).stdout).toBe('root\n');
+      await bed.run(['rm', '-f', PROOF]);
+    });
+
+    for (const manager of ['system', 'user'] as const)
+      for (const mode of ['--no-tty', '--no-tty --wait', '--tty'] as const)
+        it(`refuses a working directory with a newline: ${manager} manager, ${mode}: exit 2, one ssc: line, nothing started`, async () => {
+          await bed.run(['mkdir', '-p', evil], { user: 'sscalice' });
+          const ssc = manager === 'user' ? `${PLAIN} --manager=user` : SSC_BIN;
+          const cmd = `${ssc} --isolation=relaxed ${mode} sleep 300`;
+          // --tty needs a terminal: script(1) gives it one (its output is the terminal's).
+          const r =
+            mode === '--tty'
+              ? await bed.run(['script', '-qec', cmd, '/dev/null'], { user: 'sscalice', cwd: evil, env: ENV })
+              : await bed.run(['sh', '-c', cmd], { user: 'sscalice', cwd: evil, env: ENV });
+          expect(r.code).toBe(2);
+          const out = mode === '--tty' ? r.stdout.replaceAll('\r', '') : r.stderr;
+          expect(out).toMatch(/^ssc: the current directory "[^\n]*\\nExecStopPost=[^\n]*" contains a newline[^\n]*\n$/);
+          if (mode !== '--tty') expect(r.stdout).toBe('');
+          expect(await leftovers()).toBe('');
+          await bed.run(['systemctl', 'daemon-reload']);
+          expect((await bed.run(['test', '-e', PROOF])).code).toBe(1);
+        });
+
+    for (const manager of ['system', 'user'] as const)
+      for (const mode of ['--no-tty', '--tty'] as const)
+        it(`refuses a program whose name has a newline: ${manager} manager, ${mode}: exit 2, one ssc: line, nothing started`, async () => {
+          const dir = `${alice.home}/uf/bin`;
+          // A file name holds no slash: the injected command is looked up in systemd's search path.
+          const prog = `${dir}/p\nExecStopPost=+touch ssc-unitfile-proof`;
+          await bed.run(['mkdir', '-p', dir], { user: 'sscalice' });
+          await bed.run(['sh', '-c', 'printf "#!/bin/sh\\nsleep 300\\n" > "$1" && chmod 755 "$1"', 'sh', prog], { user: 'sscalice' });
+          const ssc = manager === 'user' ? `${PLAIN} --manager=user` : SSC_BIN;
+          const r =
+            mode === '--tty'
+              ? await bed.run(['script', '-qec', `${ssc} --isolation=relaxed --tty "$SSC_PROG"`, '/dev/null'], {
+                  user: 'sscalice',
+                  env: { ...ENV, SSC_PROG: prog },
+                })
+              : await bed.run([...ssc.split(' '), '--isolation=relaxed', mode, prog], { user: 'sscalice', env: ENV });
+          expect(r.code).toBe(2);
+          const out = mode === '--tty' ? r.stdout.replaceAll('\r', '') : r.stderr;
+          expect(out).toMatch(/^ssc: the program's path "[^\n]*\\nExecStopPost=[^\n]*" contains a newline[^\n]*\n$/);
+          expect(await leftovers()).toBe('');
+        });
+  });
+
+  describe('units come back the same from two reloads and a reexec', () => {
+    /** Hostile but legal: what a desktop's file names, arguments and variables may hold. */
+    const unitChars = fc.constantFrom(...[...'ab Z09 %$;\'"\\{}=@:+-é€😀\u00a0'].filter((c, i, a) => a.indexOf(c) === i));
+    const name = fc
+      .string({ unit: unitChars, minLength: 1, maxLength: 10 })
+      .map((s) => (/[ \\\u00a0]$/.test(s) ? `${s}x` : s))
+      .filter((s) => s !== '.' && s !== '..');
+    // Arguments may hold anything but NUL: a C1 control too.
+    const arg = fc.string({ unit: fc.oneof(unitChars, fc.constantFrom('\n', '\t', '\u0001', '\u007f', '\u0085')), maxLength: 12 });
+    const value = fc.string({ unit: fc.oneof(unitChars, fc.constantFrom('\n', '\t')), maxLength: 12 });
+    const caseArb = fc.record({
+      manager: fc.constantFrom<Manager>('system', 'user'),
+      profile: fc.constantFrom('strict', 'relaxed'),
+      cwd: name,
+      // A quote or backslash in the program's path is refused (systemd's parser does): not a round trip.
+      program: name.map((s) => s.replace(/["'\\]/g, '_')),
+      viaPath: fc.boolean(),
+      args: fc.array(arg, { maxLength: 5 }),
+      a: value,
+      b: value,
+      status: fc.integer({ min: 0, max: 255 }),
+    });
+    const seed = Number(process.env.SSC_UNITFILE_SEED ?? Date.now() % 1_000_000);
+    const RECORD = `${SSC_PREFIX}/lib/ssc-unitfile-record`;
+    const SHOWN = [
+      'ExecStart', 'ExecStartEx', 'WorkingDirectory', 'Description', 'SyslogIdentifier', 'EnvironmentFiles', 'Environment',
+      'MemoryMax', 'MemorySwapMax', 'CPUQuotaPerSecUSec', 'NoNewPrivileges', 'PrivateTmp', 'PrivateUsers', 'Slice', 'User',
+      'Group', 'UMask', 'Type', 'CollectMode', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'StandardInput',
+      'StandardOutput', 'StandardError',
+    ]; // prettier-ignore
+
+    it(
+      `${CASES} hostile but legal launches (seed ${seed}) keep their unit, their program and --wait's exact status`,
+      async () => {
+        // The program: records its arguments, cwd and variables, then waits for its exit status.
+        const script = [
+          '#!/bin/sh',
+          'o=$SSC_RT_OUT',
+          'printf "%s\\0" "$0" "$@" > "$o/args"',
+          'pwd -P > "$o/cwd"',
+          'printf "%s\\0" "$SSC_RT_A" "$SSC_RT_B" > "$o/env"',
+          'grep -o "app-ssc-[^/]*\\.service" /proc/self/cgroup | tail -1 > "$o/unit"',
+          'while [ ! -e "$o/go" ]; do sleep 0.05; done',
+          'exit "$(cat "$o/go")"',
+        ].join('\n');
+        expect((await bed.run(['sh', '-c', `cat > ${RECORD} && chmod 755 ${RECORD}`], { input: `${script}\n` })).code).toBe(0);
+        const cases = fc.sample(caseArb, { seed, numRuns: CASES });
+        const runs: { c: (typeof cases)[number]; out: string; run: Promise<RunResult>; unit?: string }[] = [];
+        const root = `${alice.home}/uf/rt`;
+        for (const [i, c] of cases.entries()) {
+          const base = `${root}/${i}`;
+          const cwd = `${base}/${c.cwd}`;
+          const bin = `${base}/bin`;
+          const out = `${base}/out`;
+          const made = await bed.run(
+            ['sh', '-c', 'mkdir -p "$1" "$2" "$3" && ln -s "$4" "$2/$5"', 'sh', cwd, bin, out, RECORD, c.program],
+            {
+              user: 'sscalice',
+            },
+          );
+          expect(made.code, made.stderr).toBe(0);
+          const argv = [
+            SSC_BIN,
+            `--isolation=${c.profile}`,
+            '--no-tty',
+            '--wait',
+            c.viaPath ? c.program : `${bin}/${c.program}`,
+            ...c.args,
+          ];
+          const env = { SSC_RT_OUT: out, SSC_RT_A: c.a, SSC_RT_B: c.b, PATH: `${bin}:/usr/bin:/bin` };
+          const run = as(argv, { cwd, manager: c.manager, env, timeoutMs: 15 * 60_000 });
+          let settled: RunResult | null = null;
+          void run.then((r) => (settled = r));
+          runs.push({ c, out, run });
+          // Started one after another: no more than a few starts of one user in progress at once.
+          const deadline = Date.now() + 120_000;
+          while ((await bed.run(['test', '-s', `${out}/unit`])).code !== 0) {
+            if (settled !== null || Date.now() > deadline)
+              throw new Error(`case ${i} did not start: ${JSON.stringify(c)}\n${JSON.stringify(await run)}`);
+            await new Promise((res) => setTimeout(res, 50));
+          }
+        }
+        const show = async (r: (typeof runs)[number]) => {
+          r.unit ??= (await bed.run(['cat', `${r.out}/unit`])).stdout.trim();
+          const s = await systemctl(r.c.manager, 'show', ...SHOWN.flatMap((p) => ['-p', p]), '--', r.unit);
+          const cat = await systemctl(r.c.manager, 'cat', '--', r.unit);
+          // The command's runtime record (start time, pid) is not kept across a reexec on 252; MainPID is compared.
+          return {
+            show: s.stdout.replace(/ ; start_time=\[.*?\] ; stop_time=\[.*?\] ; pid=\d+ ; code=\S+ ; status=\S+ \}/g, ' }'),
+            cat: cat.stdout,
+          };
+        };
+        const before = await Promise.all(runs.map(show));
+        for (const b of before) expect(b.show).toMatch(/^LoadState=loaded$/m);
+        // Nothing of the caller's outside its own setting: the file holds only lines ssc's plan makes.
+        for (const [i, b] of before.entries()) {
+          const keys = b.cat
+            .split('\n')
+            .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('['))
+            .map((l) => l.slice(0, l.indexOf('=')));
+          for (const k of keys)
+            expect(
+              [
+              'Description', 'Type', 'ExecStart', 'ExecStartEx', 'User', 'Group', 'UMask', 'WorkingDirectory', 'CollectMode',
+              'Slice', 'SyslogIdentifier', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'NoNewPrivileges', 'PrivateTmp',
+              'PrivateUsers', 'Environment', 'EnvironmentFile', 'StandardInput', 'StandardOutput', 'StandardError',
+            ], // prettier-ignore
+              `case ${i}: ${JSON.stringify(runs[i]?.c)}`,
+            ).toContain(k);
+        }
+        await reloadAll('system');
+        await reloadAll('user');
+        const after = await Promise.all(runs.map(show));
+        for (const [i, r] of runs.entries()) {
+          const what = `case ${i} (seed ${seed}): ${JSON.stringify(r.c)}`;
+          expect(after[i], what).toEqual(before[i]);
+          expect(after[i]?.show, what).toMatch(/^ActiveState=active$/m);
+        }
+        // Each program still runs, and --wait still reports its exact status.
+        for (const r of runs) await bed.run(['sh', '-c', 'echo "$1" > "$2/go"', 'sh', String(r.c.status), r.out], { user: 'sscalice' });
+        for (const [i, r] of runs.entries()) {
+          const what = `case ${i} (seed ${seed}): ${JSON.stringify(r.c)}`;
+          const res = await r.run;
+          expect(res.code, `${what}\n${res.stderr}`).toBe(r.c.status);
+          expect(
+            res.stderr.split('\n').filter((l) => l.startsWith('ssc:') && !l.includes('user manager')),
+            what,
+          ).toEqual([]);
+          const args = (await bed.run(['cat', `${r.out}/args`])).stdout.split('\0').slice(0, -1);
+          const dir = `${root}/${i}`;
+          expect(args, what).toEqual([`${dir}/bin/${r.c.program}`, ...r.c.args]);
+          expect((await bed.run(['cat', `${r.out}/cwd`])).stdout, what).toBe(`${dir}/${r.c.cwd}\n`);
+          expect((await bed.run(['cat', `${r.out}/env`])).stdout, what).toBe(`${r.c.a}\0${r.c.b}\0`);
+        }
+        await bed.run(['rm', '-rf', root, RECORD]);
+      },
+      20 * 60_000,
+    );
+  });
+
+  describe('running programs through a reload and a reexec', () => {
+    it('a terminal tab keeps its scope, job control, resizes and its exit status', async () => {
+      const tmux = new Tmux(bed, 'sscalice');
+      const file = `${alice.home}/uf-tab-status`;
+      try {
+        await tmux.start('u', `sh -c '${SSC_BIN} -isolation=relaxed /bin/bash -i; echo $? > ${file}'`, { width: 120, height: 30 });
+        await tmux.waitFor('u', /[$] *$/m);
+        await tmux.line('u', 'echo "CG:$(grep -o "app-ssc-bash-[0-9a-f]*\\.scope" /proc/self/cgroup | tail -1)"');
+        const scope = /^CG:(app-ssc-bash-[0-9a-f]{16}\.scope)/m.exec(await tmux.waitFor('u', /^CG:app-ssc.*$/m))?.[1] as string;
+        expect(scope).toBeDefined();
+        await reloadAll('system');
+        const state = await bed.run(['systemctl', 'show', '-p', 'LoadState', '-p', 'ActiveState', '-p', 'Description', scope]);
+        expect(state.stdout).toMatch(/^LoadState=loaded$/m);
+        expect(state.stdout).toMatch(/^ActiveState=active$/m);
+        expect(state.stdout).toMatch(/^Description=bash \(ssc relaxed, terminal\)$/m);
+        // Job control: a job stopped and resumed in the same shell.
+        await tmux.line('u', 'sleep 300 &');
+        await tmux.line('u', 'kill -STOP %1; sleep 0.2; jobs');
+        await tmux.waitFor('u', /Stopped.*sleep 300/);
+        await tmux.line('u', 'kill -CONT %1; kill %1; wait %1; echo "JOB:$?"');
+        await tmux.waitFor('u', /^JOB:143/m);
+        await tmux.resize('u', 100, 25);
+        await tmux.line('u', 'echo "SIZE:$(stty size)"');
+        await tmux.waitFor('u', /^SIZE:25 100/m);
+        await tmux.line('u', 'exit 7');
+        for (let i = 0; i < 100; i++) {
+          const r = await bed.run(['cat', file], { user: 'sscalice' });
+          if (r.code === 0 && r.stdout.trim() !== '') {
+            expect(r.stdout.trim()).toBe('7');
+            break;
+          }
+          if (i === 99) throw new Error(`the tab did not end:\n${await tmux.screen('u')}`);
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      } finally {
+        await tmux.killServer();
+        await bed.run(['rm', '-f', file]);
+      }
+    });
+
+    it('a --wait service keeps forwarding signals and reports the status after a reload and a reexec', async () => {
+      const dir = `${alice.home}/uf-wait`;
+      await bed.run(['mkdir', '-p', dir], { user: 'sscalice' });
+      const script = [
+        `${SSC_BIN} --no-tty --wait sh -c "trap 'exit 42' TERM; echo up > ${dir}/up; while :; do sleep 0.1; done" &`,
+        'pid=$!',
+        `while [ ! -e ${dir}/go ]; do sleep 0.05; done`,
+        'kill -TERM $pid',
+        'wait $pid; echo "status=$?"',
+      ].join('\n');
+      const run = bed.sh(script, { user: 'sscalice', timeoutMs: 5 * 60_000 });
+      for (let i = 0; (await bed.run(['test', '-s', `${dir}/up`])).code !== 0; i++) {
+        if (i > 1000) throw new Error(`not started: ${JSON.stringify(await run)}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      await reloadAll('system');
+      const units = (await bed.run(['systemctl', 'list-units', '--no-legend', '--plain', 'app-ssc-sh@*'])).stdout;
+      expect(units).toMatch(/^app-ssc-sh@[0-9a-f]{16}\.service loaded active running/m);
+      // SIGTERM to ssc goes to the program, which exits 42, and ssc with it.
+      await bed.run(['touch', `${dir}/go`], { user: 'sscalice' });
+      const r = await run;
+      expect(r.stdout).toBe('status=42\n');
+      expect(r.stderr).toBe('');
+      await bed.run(['rm', '-rf', dir]);
+    });
+  });
+});
