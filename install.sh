@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install ssc: sudo ./install.sh [--prefix DIR] [--uninstall]
+# Install ssc: sudo ./install.sh [--prefix DIR] [--uninstall] [--check-units]
 #
 #   PREFIX/bin/ssc              the setuid-root launcher (root:root 4755)
 #   PREFIX/lib/ssc/             the bundled front end and broker (each with its
@@ -10,11 +10,14 @@
 #
 # Everything is copied, never linked, so installing from a normal user's clone
 # with sudo is fine. Running it again replaces the files in place; --uninstall
-# removes exactly what the manifest lists.
+# removes exactly what the manifest lists. --check-units only lists running ssc
+# units whose file in /run/systemd/transient holds lines ssc never writes (a
+# version before 0.2 let a caller plant them: SECURITY.md), exit 1 if any.
 set -eu
 
 prefix=/usr/local
 uninstall=0
+check_units=0
 unitdir=
 tmpfilesdir=
 while [ $# -gt 0 ]; do
@@ -24,12 +27,40 @@ while [ $# -gt 0 ]; do
 	--unitdir=*) unitdir=${1#--unitdir=}; shift ;;
 	--tmpfilesdir=*) tmpfilesdir=${1#--tmpfilesdir=}; shift ;;
 	--uninstall) uninstall=1; shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--check-units) check_units=1; shift ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
 
 die() { echo "install.sh: $*" >&2; exit 1; }
+
+# The transient unit files of ssc's units that hold a line ssc never writes: its
+# keys (each as often as ssc writes it), section headers and comments only.
+# Before 0.2 a newline in the caller's working directory or program name became
+# a line of its own there, which systemd reads on the next daemon-reload.
+planted_units() {
+	for f in /run/systemd/transient/app-ssc-*; do
+		[ -f "$f" ] || continue
+		awk -v f="$f" '
+			/^(#.*)?$/ || /^\[(Unit|Service|Scope)\]$/ { next }
+			/\\$/ { bad = bad "\n    " $0; next }
+			{
+				eq = index($0, "="); key = eq ? substr($0, 1, eq - 1) : $0
+				if (key !~ /^(Description|Type|ExecStart|ExecStartEx|User|Group|UMask|WorkingDirectory|CollectMode|Slice|SyslogIdentifier|MemoryMax|MemorySwapMax|CPUQuota|NoNewPrivileges|PrivateTmp|PrivateUsers|Environment|EnvironmentFile|StandardInput|StandardOutput|StandardError|BindsTo|After)$/ ||
+					++n[key] > (key ~ /^(ExecStart|ExecStartEx|EnvironmentFile)$/ ? 2 : 1))
+					bad = bad "\n    " $0
+			}
+			END { if (bad != "") printf "%s:%s\n", f, bad }' "$f"
+	done
+}
+if [ "$check_units" = 1 ]; then
+	found=$(planted_units)
+	[ -z "$found" ] && { echo "install.sh: no ssc unit file holds a line ssc does not write"; exit 0; }
+	printf 'install.sh: these ssc unit files hold lines ssc never writes (see SECURITY.md, "Units planted before 0.2"):\n%s\n' "$found"
+	exit 1
+fi
+
 [ "$(id -u)" = 0 ] || die "must run as root (the launcher is installed setuid root)"
 case "$prefix" in /*) ;; *) die "--prefix must be absolute" ;; esac
 prefix=${prefix%/}
@@ -154,8 +185,12 @@ put build/Release/ssc-launcher "$bindir/ssc" 4755
 chmod 0644 "$manifest.ssc-new"
 mv -f -- "$manifest.ssc-new" "$manifest"
 
-if systemd_running; then
+planted=$(planted_units)
+if [ -n "$planted" ]; then
+	# A reload would make systemd read the planted lines: leave that to an administrator who has looked.
+	printf 'install.sh: WARNING: these ssc unit files hold lines ssc never writes, which systemd reads at its next daemon-reload (SECURITY.md, "Units planted before 0.2"); not reloading:\n%s\n' "$planted" >&2
+elif systemd_running; then
 	systemctl daemon-reload 2>/dev/null || echo "install.sh: systemctl daemon-reload failed; run it once systemd is up" >&2
-	systemd-tmpfiles --create "$tmpfilesdir/ssc.conf" 2>/dev/null || true
 fi
+if systemd_running; then systemd-tmpfiles --create "$tmpfilesdir/ssc.conf" 2>/dev/null || true; fi
 echo "ssc installed: $bindir/ssc (node: $node)"

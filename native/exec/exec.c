@@ -11,6 +11,9 @@
  *
  *     ssc-exec PATH ARGV0 [ARGS...]     (each word base64url, without padding)
  *
+ * A long argument comes as several words, each after the first marked with a leading
+ * `.`: base64 is a third longer, and the kernel takes no single argument of 128 KiB.
+ *
  * It decodes them strictly and execs PATH in place with the environment systemd gave
  * it, so the program keeps the unit's main PID, stdio and exit status. When the exec
  * fails it says so in one line and exits like env(1): 127 not found, 126 otherwise.
@@ -94,12 +97,26 @@ int main(int argc, char **argv) {
   char **args = calloc((size_t)argc - 1, sizeof *args);
   if (!args)
     die(EXIT_FAILED, "out of memory", NULL);
+  size_t n = 0;
   for (int i = 2; i < argc; i++) {
-    args[i - 2] = decode(argv[i]);
-    if (!args[i - 2])
+    int more = argv[i][0] == '.' && n > 0;
+    char *part = decode(argv[i] + (more ? 1 : 0));
+    if (!part)
       die(EXIT_FAILED, "ssc-exec: an argument is not base64url", NULL);
+    if (!more) {
+      args[n++] = part;
+      continue;
+    }
+    /* The rest of the previous argument. */
+    size_t a = strlen(args[n - 1]), b = strlen(part);
+    char *joined = realloc(args[n - 1], a + b + 1);
+    if (!joined)
+      die(EXIT_FAILED, "out of memory", NULL);
+    memcpy(joined + a, part, b + 1);
+    args[n - 1] = joined;
+    free(part);
   }
-  args[argc - 2] = NULL;
+  args[n] = NULL;
   execv(path, args);
   int err = errno;
   char what[64 + 4096];

@@ -7,6 +7,7 @@ import {
   checkProgramPath,
   checkWorkingDirectory,
   EXEC_EX_WRITTEN_AS_EXEC_START,
+  execWords,
   LONG_LINE_MAX,
   planExec,
   programLabel,
@@ -177,6 +178,18 @@ describe('the command, as systemd writes and re-reads it', () => {
       [[HELPER, ['ssc-exec', b64('/bin/echo'), b64('echo'), b64('$A'), b64('b;c')], false]],
     ]);
   });
+  it("cuts a long argument into words the kernel takes, which ssc-exec joins (a leading '.' continues)", () => {
+    const long = `${'é'.repeat(100_000)}x`; // 200 001 bytes, a character split between words
+    const words = execWords(long);
+    expect(words).toHaveLength(3);
+    expect(words[0]).not.toMatch(/^\./);
+    for (const w of words.slice(1)) expect(w).toMatch(/^\.[A-Za-z0-9_-]+$/);
+    for (const w of words) expect(w.length).toBeLessThan(128 * 1024);
+    const joined = Buffer.concat(words.map((w) => Buffer.from(w.replace(/^\./, ''), 'base64url'))).toString('utf8');
+    expect(joined).toBe(long);
+    expect(execWords('')).toEqual(['']);
+    expect(execWords('.x')).toEqual([b64('.x')]);
+  });
   it('takes only an ssc-exec path as the helper', () => {
     for (const bad of ['', 'ssc-exec', '/tmp/x', '/a b/ssc-exec', '/x/ssc-exec\n'])
       expect(() => planExec(252, '/bin/echo', ['echo'], bad)).toThrow(/exec helper/);
@@ -233,16 +246,29 @@ describe('the command, as systemd writes and re-reads it', () => {
   });
   it('refuses a command whose line the parser would not read, exactly at its limit', () => {
     for (const v of [252, 257]) {
-      // Find the filler that makes the line LONG_LINE_MAX - 1 bytes.
-      const fixed = Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', ''], HELPER)));
-      const room = LONG_LINE_MAX - 1 - fixed;
-      // base64 writes 4 bytes for every 3.
-      const fits = 'x'.repeat(v >= 254 ? room : (room / 4) * 3);
-      expect(Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', ['a', fits], HELPER)))).toBe(
-        LONG_LINE_MAX - (v >= 254 ? 1 : 1 + (room % 4)),
-      );
-      expect(() => planExec(v, '/x/a', ['a', `${fits}xxx`], HELPER)).toThrow(UnsafeValueError);
-      expect(() => planExec(v, '/x/a', ['a', `${fits}xxx`], HELPER)).toThrow(/at most 1048575 on one line/);
+      // The longest last argument planExec takes: its line is at the bound (within a base64 quantum before 254).
+      const argv = (n: number) => ['a', 'b'.repeat(n)];
+      const ok = (n: number) => {
+        try {
+          planExec(v, '/x/a', argv(n), HELPER);
+          return true;
+        } catch (e) {
+          expect(e).toBeInstanceOf(UnsafeValueError);
+          expect((e as Error).message).toMatch(/at most 1048575 on one line/);
+          return false;
+        }
+      };
+      let lo = 0;
+      let hi = LONG_LINE_MAX;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (ok(mid)) lo = mid;
+        else hi = mid;
+      }
+      const line = Buffer.byteLength(writtenExecLine(v, planExec(v, '/x/a', argv(lo), HELPER)));
+      expect(line).toBeLessThanOrEqual(LONG_LINE_MAX - 1);
+      expect(line).toBeGreaterThan(LONG_LINE_MAX - 1 - (v >= 254 ? 1 : 4));
+      expect(ok(lo + 1)).toBe(false);
     }
     // 257: what escaping costs counts, one `"` is two bytes.
     const fixed = Buffer.byteLength(writtenExecLine(257, planExec(257, '/x/a', ['a', ''], HELPER)));

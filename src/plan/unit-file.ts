@@ -175,6 +175,18 @@ export function base64url(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64url');
 }
 
+/** Raw bytes per word: its base64 (128 000 bytes and a `.`) stays under the kernel's 128 KiB for one argument. */
+export const EXEC_WORD_BYTES = 96_000;
+
+/** ssc-exec's words for one argument: base64url, a long one cut into words that continue it with a leading `.`. */
+export function execWords(arg: string): string[] {
+  const bytes = Buffer.from(arg, 'utf8');
+  const words = [bytes.subarray(0, EXEC_WORD_BYTES).toString('base64url')];
+  for (let i = EXEC_WORD_BYTES; i < bytes.length; i += EXEC_WORD_BYTES)
+    words.push(`.${bytes.subarray(i, i + EXEC_WORD_BYTES).toString('base64url')}`);
+  return words;
+}
+
 /** ssc's own helper, as the broker found it beside itself: never caller data, checked all the same. */
 const HELPER_PATH = /^\/[A-Za-z0-9._/-]+\/ssc-exec$/;
 
@@ -198,7 +210,7 @@ export function planExec(systemd: number, execPath: string, argv: readonly strin
     plan = ['ExecStartEx', [[execPath, args, ['no-env-expand']]]];
   } else {
     if (!HELPER_PATH.test(execHelper)) throw new Error(`not ssc's exec helper: ${JSON.stringify(execHelper)}`);
-    plan = ['ExecStart', [[execHelper, ['ssc-exec', base64url(execPath), ...argv.map(base64url)], false]]];
+    plan = ['ExecStart', [[execHelper, ['ssc-exec', base64url(execPath), ...argv.flatMap(execWords)], false]]];
   }
   const line = Buffer.byteLength(writtenExecLine(systemd, plan));
   if (line > LONG_LINE_MAX - 1)

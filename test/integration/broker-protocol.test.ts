@@ -46,7 +46,7 @@ print('reply=' + reply.hex())
 print('status=%d' % os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 `;
 
-function request(unit: string) {
+function request(unit: string, change: Record<string, unknown> = {}) {
   return JSON.stringify({
     kind: 'service',
     profile: 'relaxed',
@@ -56,6 +56,7 @@ function request(unit: string) {
     cwd: '/',
     environment: [['SSC_PROTOCOL_TEST', 'x']],
     stdio: 'journal',
+    ...change,
   });
 }
 
@@ -128,6 +129,32 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
     expect(r.envFiles).toBe('');
     // `true` ends at once and its unit is collected: the journal says whether it ever ran.
     expect((await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', unit])).stdout).not.toMatch(/ssc relaxed/);
+  });
+
+  // The privileged side checks what reaches the unit file itself: a front end that skips its own checks gets nothing.
+  it.each([
+    [
+      'a working directory with a newline',
+      { cwd: '/tmp\nExecStopPost=+/bin/touch /run/ssc-protocol-proof' },
+      /current directory .* contains a newline/,
+    ],
+    [
+      'a program path with a newline',
+      { execPath: '/bin/true\nExecStopPost=+/bin/touch /run/ssc-protocol-proof' },
+      /program's path .* contains a newline/,
+    ],
+    ['a working directory ending in a backslash', { cwd: '/tmp\\' }, /backslash/],
+    ['a working directory systemd would rewrite', { cwd: '/tmp/../tmp' }, /normalized/],
+  ])('refuses %s itself: an "unsafe" reply, no unit, no environment file', async (_what, change, why) => {
+    const unit = 'app-ssc-true@00000000000000a5.service';
+    const r = await exchange(Buffer.concat([frame(LAUNCH), frame(request(unit, change)), frame(START)]), unit);
+    expect(r.status).toBe(0);
+    const reply = JSON.parse(r.reply.subarray(4).toString()) as { ok: boolean; kind: string; message: string };
+    expect(reply).toMatchObject({ ok: false, kind: 'unsafe' });
+    expect(reply.message).toMatch(why);
+    expect(r.units).toBe('');
+    expect(r.envFiles).toBe('');
+    expect((await bed.run(['test', '-e', `/run/systemd/transient/${unit}`])).code).toBe(1);
   });
 
   it('never connects without "launch": a request alone gets no answer and no unit', async () => {

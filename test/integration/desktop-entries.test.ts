@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedKind, bedSkipReason, getBed, sscUnits } from '../bed/index.js';
 import { REPO_ROOT } from '../bed/local.js';
+import { shownCommand } from '../bed/command.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const PACKAGES = ['xterm', 'firefox-esr', 'gimp', 'libreoffice-writer'];
@@ -189,7 +190,7 @@ describe.skipIf(skip)(`ssc desktop: contained menu, dock and "Open with" entries
       for (let i = 0; i < 100; i++) {
         for (const unit of await sscUnits(bed)) {
           if (!unit.startsWith('app-ssc-sh@')) continue;
-          const exec = (await bed.run(['systemctl', 'show', '-p', 'ExecStart', '--value', unit])).stdout;
+          const exec = shownCommand((await bed.run(['systemctl', 'show', '-p', 'ExecStart', '--value', unit])).stdout);
           if (exec.includes(FILE)) {
             await bed.run(['systemctl', 'stop', unit]);
             return exec;

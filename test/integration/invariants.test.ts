@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed, sscUnits, systemctlShow } from '../bed/index.js';
+import { shownCommand } from '../bed/command.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
@@ -47,7 +48,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     const unit = /app-ssc-sh@[0-9a-f]{16}\.service/.exec(r.stderr)?.[0] as string;
     const p = await systemctlShow(bed, unit, ['User', 'Group', 'Environment', 'MemoryMax', 'NoNewPrivileges']);
     // ExecStart's value spans lines (an argument has a newline): read it raw.
-    const execStart = (await bed.run(['systemctl', 'show', '-p', 'ExecStart', '--value', unit])).stdout;
+    const execStart = shownCommand((await bed.run(['systemctl', 'show', '-p', 'ExecStart', '--value', unit])).stdout);
     expect(p.User).toBe(String(alice.uid));
     expect(p.Group).toBe(String(alice.gid));
     expect(p.Environment).toBe('');
@@ -91,14 +92,18 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(markers.stdout).toBe('');
   });
 
-  it('3. a program path with spaces and quotes runs as that one path, its arguments literal', async () => {
-    const dir = `${alice.home}/evil dir "q" $x`;
-    await bed.run(['mkdir', '-p', dir], { user: 'sscalice' });
-    await bed.run(['sh', '-c', `printf '#!/bin/sh\\nprintf "%%s|" "$@"\\n' > "$1/my prog; id" && chmod 755 "$1/my prog; id"`, 'sh', dir], {
-      user: 'sscalice',
-    });
+  it('3. a program path with spaces, $ and ; runs as that one path, its arguments literal; one with a quote is refused', async () => {
+    const dir = `${alice.home}/evil dir $x`;
+    await bed.run(['mkdir', '-p', dir, `${alice.home}/q "dir"`], { user: 'sscalice' });
+    const script = `printf '#!/bin/sh\\nprintf "%%s|" "$@"\\n' > "$1" && chmod 755 "$1"`;
+    for (const p of [`${dir}/my prog; id`, `${alice.home}/q "dir"/prog`])
+      await bed.run(['sh', '-c', script, 'sh', p], { user: 'sscalice' });
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', `${dir}/my prog; id`, 'a b', '$HOME', '%h'], { user: 'sscalice' });
     expect(r).toMatchObject({ code: 0, stdout: 'a b|$HOME|%h|', stderr: '' });
+    // systemd's unit-file parser refuses a quote in an executable's path: such a unit could not survive a reload.
+    const q = await bed.run([SSC_BIN, '--no-tty', '--wait', `${alice.home}/q "dir"/prog`], { user: 'sscalice' });
+    expect(q.code).toBe(2);
+    expect(q.stderr).toMatch(/^ssc: the program's path "[^\n]*" contains a quote or a backslash[^\n]*\n$/);
   });
 
   it('1. a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing', async () => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed } from '../bed/index.js';
+import { systemdVersion } from '../bed/command.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
@@ -100,8 +101,11 @@ describe.skipIf(skip)(`standard streams and the journal${skip ? ` (skipped: ${sk
     );
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', '/home/sscalice/not-a-binary'], { user: 'sscalice' });
     expect(r.code).toBe(126);
+    // From 254 systemd execs the program and fails the start job; before, ssc-exec does and says so like env(1).
     expect(r.stderr).toMatch(
-      /^ssc: systemd could not start app-ssc-not\\x2da\\x2dbinary@[0-9a-f]{16}\.service \(job failed\): the program cannot be executed\n$/,
+      (await systemdVersion(bed)) >= 254
+        ? /^ssc: systemd could not start app-ssc-not\\x2da\\x2dbinary@[0-9a-f]{16}\.service \(job failed\): the program cannot be executed\n$/
+        : /^ssc: cannot execute \/home\/sscalice\/not-a-binary: Exec format error\n$/,
     );
     await bed.run(['rm', '-f', '/home/sscalice/not-a-binary']);
   });

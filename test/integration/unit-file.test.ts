@@ -10,8 +10,17 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed, RunResult } from '../bed/bed.js';
 import { bedSkipReason, getBed } from '../bed/index.js';
+import { REPO_ROOT } from '../bed/local.js';
 import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
+import {
+  base64url,
+  EXEC_EX_WRITTEN_AS_EXEC_START,
+  execWords,
+  LONG_LINE_MAX,
+  writtenExecLine,
+  type ExecPlan,
+} from '../../src/plan/unit-file.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
@@ -140,6 +149,89 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
           expect(out).toMatch(/^ssc: the program's path "[^\n]*\\nExecStopPost=[^\n]*" contains a newline[^\n]*\n$/);
           expect(await leftovers()).toBe('');
         });
+  });
+
+  it("a command line is refused exactly when systemd's parser could not read its unit file line back", async () => {
+    // Arguments of 100 000 bytes (one argument may have 128 KiB), the last one sized to the bound.
+    const helper = `${SSC_PREFIX}/lib/ssc/ssc-exec`;
+    // Before 254 the words are base64url, a third longer: fewer fillers.
+    const fillers = version >= EXEC_EX_WRITTEN_AS_EXEC_START ? 10 : 7;
+    const argvOf = (last: number) => [
+      '/bin/sh',
+      '-c',
+      'exec sleep 300',
+      'sh',
+      ...Array<string>(fillers).fill('x'.repeat(100_000)),
+      'y'.repeat(last),
+    ];
+    const bytes = (last: number) => {
+      const argv = argvOf(last);
+      // planExec refuses beyond the bound: the model's line length either way.
+      const plan: ExecPlan =
+        version >= EXEC_EX_WRITTEN_AS_EXEC_START
+          ? ['ExecStartEx', [['/bin/sh', argv, ['no-env-expand']]]]
+          : ['ExecStart', [[helper, ['ssc-exec', base64url('/bin/sh'), ...argv.flatMap(execWords)], false]]];
+      return Buffer.byteLength(writtenExecLine(version, plan));
+    };
+    let lo = 0;
+    let hi = 200_000;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (bytes(mid) <= LONG_LINE_MAX - 1) lo = mid;
+      else hi = mid;
+    }
+    // The longest that fits is within a base64 quantum of the parser's limit.
+    expect(lo).toBeGreaterThan(0);
+    expect(bytes(lo)).toBeLessThanOrEqual(LONG_LINE_MAX - 1);
+    expect(bytes(lo)).toBeGreaterThan(LONG_LINE_MAX - 1 - 4);
+    expect(bytes(lo + 1)).toBeGreaterThan(LONG_LINE_MAX - 1);
+    const over = await bed.run([SSC_BIN, '--no-tty', '--', ...argvOf(lo + 1)], { user: 'sscalice' });
+    expect(over.code).toBe(2);
+    expect(over.stderr).toMatch(
+      /^ssc: the command line would be \d+ bytes in systemd's unit file, which takes at most 1048575 on one line[^\n]*\n$/,
+    );
+    expect(await leftovers()).toBe('');
+    const fits = await bed.run([SSC_BIN, '--no-tty', '--verbose', '--', ...argvOf(lo)], { user: 'sscalice' });
+    expect(fits.code, fits.stderr).toBe(0);
+    const unit = /started (app-ssc-sh@[0-9a-f]{16}\.service)/.exec(fits.stderr)?.[1] as string;
+    expect(unit).toBeDefined();
+    const line = (await bed.run(['grep', '^ExecStart=.', `/run/systemd/transient/${unit}`])).stdout;
+    expect(Buffer.byteLength(line)).toBe(bytes(lo) + 1); // and its newline: the model is the file
+    await reloadAll('system');
+    const state = await bed.run(['systemctl', 'show', '-p', 'LoadState', '-p', 'ActiveState', unit]);
+    expect(state.stdout).toBe('LoadState=loaded\nActiveState=active\n');
+    await bed.run(['systemctl', 'stop', unit]);
+  });
+
+  it('install.sh --check-units lists a unit planted the way ssc before 0.2 let a caller plant one, and none ssc makes now', async () => {
+    // A unit ssc makes now, from an odd but legal directory: never reported.
+    const odd = `${alice.home}/uf/odd "dir" it's $HOME %h`;
+    await bed.run(['mkdir', '-p', odd], { user: 'sscalice' });
+    const genuine = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], { user: 'sscalice', cwd: odd });
+    expect(genuine.code, genuine.stderr).toBe(0);
+    const check = () => bed.run([`${REPO_ROOT}/install.sh`, '--check-units'], { cwd: REPO_ROOT });
+    const clean = await check();
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    // Positive control: exactly what ssc before 0.2 asked systemd for, a WorkingDirectory with a newline.
+    const evil = `${alice.home}/uf/x\n${INJECT}`;
+    await bed.run(['mkdir', '-p', evil], { user: 'sscalice' });
+    const unit = 'app-ssc-sleep@00000000000000ff.service';
+    const start = await bed.run([
+      'busctl', 'call', '--', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager',
+      'StartTransientUnit', 'ssa(sv)a(sa(sv))', unit, 'fail', '3',
+      'ExecStart', 'a(sasb)', '1', '/bin/sleep', '2', 'sleep', '300', 'false',
+      'User', 's', String(alice.uid), 'WorkingDirectory', 's', evil, '0',
+    ]); // prettier-ignore
+    expect(start.code, start.stderr).toBe(0);
+    const found = await check();
+    expect(found.code).toBe(1);
+    expect(found.stdout).toContain(`/run/systemd/transient/${unit}:\n    ${INJECT}\n`);
+    const genuineUnit = /started (\S+)/.exec(genuine.stderr)?.[1] as string;
+    expect(found.stdout).not.toContain(genuineUnit);
+    // Not yet reloaded: systemd has not read the planted line, and stopping the unit does not run it.
+    expect((await bed.run(['systemctl', 'stop', unit, genuineUnit])).code).toBe(0);
+    expect((await bed.run(['test', '-e', PROOF])).code).toBe(1);
+    expect((await check()).code).toBe(0);
   });
 
   describe('units come back the same from two reloads and a reexec', () => {
