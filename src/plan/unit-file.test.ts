@@ -11,6 +11,7 @@ import {
   LONG_LINE_MAX,
   planExec,
   programLabel,
+  shown,
   UnsafeValueError,
   writtenEnvironmentLine,
   writtenExecLine,
@@ -108,6 +109,9 @@ describe('the working directory', () => {
       expect(() => checkWorkingDirectory(cwd), JSON.stringify(cwd)).toThrow(UnsafeValueError);
       expect(() => checkWorkingDirectory(cwd), JSON.stringify(cwd)).toThrow(why);
     }
+  });
+  it('shows a refused value with every control character escaped, C1 (a terminal CSI) and DEL included', () => {
+    expect(shown('a\u009b2Jb\u007f\n')).toBe('"a\\u009b2Jb\\u007f\\n"');
   });
   it('never lets a line break or a trailing backslash through, whatever the path', () => {
     fc.assert(

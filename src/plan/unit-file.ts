@@ -39,7 +39,8 @@ function describeChar(s: string): string {
 
 /** Shown to the caller: the value with its control characters made visible, shortened. */
 export function shown(s: string): string {
-  const json = JSON.stringify(s);
+  // JSON escapes C0 controls; DEL and C1 (CSI among them) are escaped too, so nothing reaches a terminal raw.
+  const json = JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
   return json.length > 120 ? `${json.slice(0, 117)}..."` : json;
 }
 

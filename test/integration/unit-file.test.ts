@@ -151,6 +151,33 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
         });
   });
 
+  it.each([
+    ['ends in a space', 'x ', /ends in white space/],
+    ['ends in a backslash', 'x\\', /ends in a backslash/],
+    ['holds a carriage return', 'x\ry', /carriage return/],
+    ['holds DEL', 'x\u007fy', /U\+007F/],
+    ['holds a C1 control', 'x\u0085y', /U\+0085/],
+  ])('a working directory that %s is refused: exit 2, one ssc: line, nothing started', async (_what, name, why) => {
+    const dir = `${alice.home}/uf/${name}`;
+    expect((await bed.run(['mkdir', '-p', dir], { user: 'sscalice' })).code).toBe(0);
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], { user: 'sscalice', cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^ssc: the current directory "[^\\n]*" [^\\n]*${why.source}[^\\n]*\\n$`));
+    expect(await leftovers()).toBe('');
+  });
+
+  it('a working directory whose name is not UTF-8 is refused: exit 2, one ssc: line, nothing started', async () => {
+    const r = await bed.run(
+      ['sh', '-c', `d="$(printf '${alice.home}/uf/x\\377y')" && mkdir -p "$d" && cd "$d" && exec ${SSC_BIN} --no-tty --wait true`],
+      {
+        user: 'sscalice',
+      },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ssc: the current directory's path is not valid UTF-8[^\n]*\n$/);
+    expect(await leftovers()).toBe('');
+  });
+
   it("a command line is refused exactly when systemd's parser could not read its unit file line back", async () => {
     // Arguments of 100 000 bytes (one argument may have 128 KiB), the last one sized to the bound.
     const helper = `${SSC_PREFIX}/lib/ssc/ssc-exec`;
