@@ -4,7 +4,11 @@ import { defineConfig } from 'vitest/config';
 //  - unit: pure code, next to it in src/ (fast, no privileges);
 //  - integration: the installed setuid ssc against a real systemd (the namespace
 //    test bed on this host, or directly inside the cgroup v2 VM when SSC_BED=local);
-//  - vm: boots the cgroup v2 VM and runs the integration project inside it.
+//  - vm: boots each cgroup v2 VM (Debian 12, Debian 13) in turn and runs the
+//    integration project inside it.
+// The vm project runs after the other two (sequence.groupOrder) and one VM at a
+// time: qemu under TCG wants both cores, and a VM that shared them with the
+// namespace bed's tests once stalled.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -15,6 +19,7 @@ export default defineConfig({
           testTimeout: 60_000,
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
           pool: 'forks',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -27,6 +32,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // One shared systemd: keep files from stepping on each other's units.
           fileParallelism: false,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -34,6 +40,8 @@ export default defineConfig({
           name: 'vm',
           include: ['test/vm/**/*.test.ts'],
           pool: 'forks',
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 30 * 60_000,
           hookTimeout: 30 * 60_000,
         },

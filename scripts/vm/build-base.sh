@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Builds the root tree of the cgroup v2 test VM into .vm-cache/base:
-# Debian bookworm (debootstrap minbase) + systemd + a Debian kernel and initrd
+# Builds the root tree of a cgroup v2 test VM into .vm-cache/SUITE/base:
+# Debian SUITE (debootstrap minbase) + systemd + a Debian kernel and initrd
 # installed INSIDE the tree (the host's /boot is never touched) + the packages
 # the integration tests need. scripts/vm/run.mjs turns it into a disk image.
+# Suites: bookworm (Debian 12: systemd 252, kernel 6.1) and trixie (Debian 13:
+# systemd 257, kernel 6.12); each has its own cache directory.
 #
 # Not under build/: node-gyp rebuild (the package's install script) deletes
 # build/ wholesale, and did so under a running build here.
 #
-# Cached: does nothing when .vm-cache/base carries a stamp matching this
-# script's content (which holds the package lists) and SSC_VM_EXTRA_PACKAGES.
-# Safe to interrupt: it builds in .vm-cache/base.tmp.* and renames at the end.
+# Cached: does nothing when .vm-cache/SUITE/base carries a stamp matching this
+# script's content (which holds the package lists), the suite and
+# SSC_VM_EXTRA_PACKAGES. Safe to interrupt: it builds in
+# .vm-cache/SUITE/base.tmp.* and renames at the end.
 # The build runs in its own mount and pid namespaces (unshare): its mounts are
 # never visible on the host (so no rm -rf of the tree, ours or anyone's, can
 # reach the host's /dev through a bind mount) and vanish with it even on
 # SIGKILL; when it ends, the kernel kills whatever apt/dpkg left running.
 #
-# Usage: scripts/vm/build-base.sh [--force]
-# Env:   SSC_VM_DIR             cache directory (default: <repo>/.vm-cache)
+# Usage: scripts/vm/build-base.sh [--suite bookworm|trixie] [--force]
+# Env:   SSC_VM_SUITE           the suite when --suite is not given (default: bookworm)
+#        SSC_VM_DIR             cache root; the suite's cache is SSC_VM_DIR/SUITE
+#                               (default: <repo>/.vm-cache)
 #        SSC_VM_MIRROR          Debian mirror (default: the host apt's)
 #        SSC_VM_EXTRA_PACKAGES  more packages, space separated (part of the hash)
 set -euo pipefail
@@ -30,12 +35,25 @@ SSC_VM_PACKAGES="linux-image-amd64 systemd systemd-sysv udev dbus dbus-user-sess
   libpam-systemd login passwd adduser sudo procps util-linux kmod python3 tmux less vim-tiny
   xvfb x11-utils xauth
   ${SSC_VM_EXTRA_PACKAGES:-}"
-SUITE=bookworm
+SUITES="bookworm trixie"
 # -----------------------------------------------------------------------------
+
+SUITE=${SSC_VM_SUITE:-bookworm}
+force=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+  --force) force=1 ;;
+  --suite) SUITE=${2:-}; shift ;;
+  --suite=*) SUITE=${1#--suite=} ;;
+  *) echo "usage: $0 [--suite bookworm|trixie] [--force]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ " $SUITES " == *" $SUITE "* ]] || { echo "build-base: unknown suite '$SUITE' (known: $SUITES)" >&2; exit 2; }
 
 self=$(readlink -f "${BASH_SOURCE[0]}")
 repo=$(cd "$(dirname "$self")/../.." && pwd)
-vmdir=${SSC_VM_DIR:-$repo/.vm-cache}
+vmdir=${SSC_VM_DIR:-$repo/.vm-cache}/$SUITE
 base=$vmdir/base
 stamp_file=.ssc-vm-base-stamp
 want_stamp=$({
@@ -46,14 +64,12 @@ want_stamp=$({
 # fd 8: the script's own stderr, also inside steps whose output goes to a log
 # (a trap can fire there).
 exec 8>&2
-log() { printf '[build-base %(%T)T] %s\n' -1 "$*" >&8; }
+log() { printf '[build-base %s %(%T)T] %s\n' "$SUITE" -1 "$*" >&8; }
 
 is_complete() { [[ -f $base/$stamp_file && $(cat "$base/$stamp_file") == "$want_stamp" ]]; }
 
 if [[ -z ${SSC_VM_IN_NS:-} ]]; then
   [[ $(id -u) == 0 ]] || { log "must run as root (debootstrap, chroot)"; exit 1; }
-  force=0
-  [[ ${1:-} == --force ]] && force=1
   if [[ $force == 0 ]] && is_complete; then
     log "base is up to date ($base)"
     exit 0
@@ -74,12 +90,12 @@ if [[ -z ${SSC_VM_IN_NS:-} ]]; then
     log "removing leftover $d"
     rm -rf --one-file-system "$d"
   done
-  export SSC_VM_IN_NS=1
+  export SSC_VM_IN_NS=1 SSC_VM_SUITE=$SUITE
   # unshare --fork ignores SIGINT/SIGTERM while it waits, so it is not exec'd:
   # this shell turns a signal into SIGKILL for unshare, which --kill-child
   # turns into SIGTERM for the build, whose trap cleans up; then this shell
   # waits for that cleanup (the build holds the lock until it exits).
-  unshare --mount --propagation private --pid --fork --mount-proc --kill-child=SIGTERM -- bash "$self" "$@" &
+  unshare --mount --propagation private --pid --fork --mount-proc --kill-child=SIGTERM -- bash "$self" --suite "$SUITE" &
   ns=$!
   trap 'kill -KILL "$ns" 2>/dev/null || true' INT TERM HUP
   rc=0

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs one command inside a throw-away cgroup v2 VM (Debian bookworm booted
-// with systemd as PID 1) and brings back its exit status, console output and
-// the files it leaves in /opt/ssc-src/build/vm-results/.
+// Runs one command inside a throw-away cgroup v2 VM (Debian booted with systemd
+// as PID 1: bookworm, Debian 12, systemd 252; or trixie, Debian 13, systemd 257)
+// and brings back its exit status, console output and the files it leaves in
+// /opt/ssc-src/build/vm-results/.
 //
-//   node scripts/vm/run.mjs [--keep] [--verbose] [--timeout SEC] [--accel kvm|tcg] -- CMD [ARG...]
+//   node scripts/vm/run.mjs [--suite bookworm|trixie] [--keep] [--verbose] [--timeout SEC] [--accel kvm|tcg] -- CMD [ARG...]
 //   import { runInVm } from './scripts/vm/run.mjs';
-//   const { exitCode, output, results } = await runInVm({ command: ['sh', '-c', '...'], timeoutMs });
+//   const { exitCode, output, results } = await runInVm({ suite: 'trixie', command: ['sh', '-c', '...'], timeoutMs });
 //
-// The root tree comes from scripts/vm/build-base.sh (.vm-cache/base; SSC_VM_DIR
+// The root tree comes from scripts/vm/build-base.sh (.vm-cache/SUITE/base; SSC_VM_DIR
 // moves the whole cache; not under build/, which node-gyp rebuild deletes). For each
 // run a staging tree is assembled as a hard-link farm (cp -al: no data copied)
 // of the base plus node, the project and the job unit, turned into a sparse
@@ -26,12 +27,30 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../..');
-export const VM_DIR = path.resolve(process.env.SSC_VM_DIR || path.join(REPO, '.vm-cache'));
-export const BASE_DIR = path.join(VM_DIR, 'base');
-export const BASE_STAMP = path.join(BASE_DIR, '.ssc-vm-base-stamp');
-export const CONSOLE_LOG = path.join(VM_DIR, 'console.log');
-export const RESULTS_DIR = path.join(VM_DIR, 'results');
+/** The cache root; each suite has its own directory in it. */
+export const VM_ROOT = path.resolve(process.env.SSC_VM_DIR || path.join(REPO, '.vm-cache'));
 export const BUILD_BASE = path.join(here, 'build-base.sh');
+/** The Debian suites a VM can be built from (build-base.sh knows the same), and their VM names. */
+export const SUITES = {
+  bookworm: { name: 'debian12', description: 'Debian 12 (bookworm): systemd 252, kernel 6.1' },
+  trixie: { name: 'debian13', description: 'Debian 13 (trixie): systemd 257, kernel 6.12' },
+};
+export const DEFAULT_SUITE = process.env.SSC_VM_SUITE || 'bookworm';
+
+/** The cache paths of one suite's VM. */
+export function vmPaths(suite = DEFAULT_SUITE) {
+  if (!Object.hasOwn(SUITES, suite)) throw new Error(`unknown VM suite ${suite} (known: ${Object.keys(SUITES).join(', ')})`);
+  const dir = path.join(VM_ROOT, suite);
+  const base = path.join(dir, 'base');
+  return {
+    suite,
+    dir,
+    base,
+    stamp: path.join(base, '.ssc-vm-base-stamp'),
+    consoleLog: path.join(dir, 'console.log'),
+    results: path.join(dir, 'results'),
+  };
+}
 /** Where the project sits inside the VM, and where the job drops result files. */
 export const GUEST_SRC = '/opt/ssc-src';
 export const GUEST_RESULTS = `${GUEST_SRC}/build/vm-results`;
@@ -59,22 +78,23 @@ export function which(name) {
   return null;
 }
 
-export function baseIsBuilt() {
-  return fs.existsSync(BASE_STAMP) && fs.existsSync(path.join(BASE_DIR, 'boot/ssc-vmlinuz'));
+export function baseIsBuilt(suite = DEFAULT_SUITE) {
+  const p = vmPaths(suite);
+  return fs.existsSync(p.stamp) && fs.existsSync(path.join(p.base, 'boot/ssc-vmlinuz'));
 }
 
 /**
  * Why the VM cannot run on this machine, as a sentence, or null when it can.
  * (A built base may still be stale: build-base.sh decides that, cheaply.)
  */
-export function whyVmCannotRun() {
+export function whyVmCannotRun(suite = DEFAULT_SUITE) {
   if (process.platform !== 'linux' || process.arch !== 'x64')
     return `VM test bed needs linux/x64, this is ${process.platform}/${process.arch}`;
   if (!which(QEMU)) return `${QEMU} is not installed (apt-get install qemu-system-x86)`;
   if (!which('mke2fs')) return 'mke2fs is not installed (apt-get install e2fsprogs)';
   if (process.getuid?.() !== 0) return 'the VM test bed builds its image as root and this is not root';
-  if (!baseIsBuilt() && !which('debootstrap'))
-    return `no VM base in ${BASE_DIR} and debootstrap is not installed to build it (apt-get install debootstrap)`;
+  if (!baseIsBuilt(suite) && !which('debootstrap'))
+    return `no VM base in ${vmPaths(suite).base} and debootstrap is not installed to build it (apt-get install debootstrap)`;
   return null;
 }
 
@@ -101,11 +121,13 @@ export function chooseAccel(requested = process.env.SSC_VM_ACCEL) {
 }
 
 /** Runs scripts/vm/build-base.sh (a no-op when the base is current). */
-export function buildBase({ verbose = false } = {}) {
+export function buildBase({ verbose = false, suite = DEFAULT_SUITE } = {}) {
   return new Promise((resolve, reject) => {
+    vmPaths(suite); // a known suite
     // Like qemu: if we die, the build is told (SIGTERM) and cleans up after itself.
     const setpriv = which('setpriv');
-    const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', 'bash', BUILD_BASE]] : ['bash', [BUILD_BASE]];
+    const build = ['bash', BUILD_BASE, '--suite', suite];
+    const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', ...build]] : [build[0], build.slice(1)];
     const child = spawn(cmd, args, { stdio: ['ignore', verbose ? 'inherit' : 'pipe', verbose ? 'inherit' : 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d) => (out += d));
@@ -162,10 +184,10 @@ async function linkTree(sources, destDir) {
 }
 
 /** Removes work dirs of runs whose process is gone (killed before cleaning up). */
-function removeStaleWorkDirs() {
+function removeStaleWorkDirs(dir) {
   let entries = [];
   try {
-    entries = fs.readdirSync(VM_DIR);
+    entries = fs.readdirSync(dir);
   } catch {
     return;
   }
@@ -179,12 +201,12 @@ function removeStaleWorkDirs() {
     } catch (e) {
       alive = e.code === 'EPERM';
     }
-    if (!alive || pid === process.pid) fs.rmSync(path.join(VM_DIR, name), { recursive: true, force: true });
+    if (!alive || pid === process.pid) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 
 /** Libraries `ldd` says node needs that the base tree lacks (names as ldd prints them). */
-function missingNodeLibs(nodePath) {
+function missingNodeLibs(nodePath, baseDir) {
   const r = spawnSync('ldd', [nodePath], { encoding: 'utf8' });
   if (r.status !== 0) return [];
   const missing = [];
@@ -194,7 +216,7 @@ function missingNodeLibs(nodePath) {
     // Resolve inside the base: /lib -> usr/lib etc. (merged /usr symlinks are relative there).
     const lib = m[1];
     const candidates = [lib, lib.replace(/^\/lib/, '/usr/lib'), lib.replace(/^\/usr\/lib/, '/lib')];
-    if (!candidates.some((c) => fs.existsSync(path.join(BASE_DIR, c)))) missing.push(lib);
+    if (!candidates.some((c) => fs.existsSync(path.join(baseDir, c)))) missing.push(lib);
   }
   return missing;
 }
@@ -271,16 +293,16 @@ echo "@@SSC-VM-EXIT $status@@"
 // ---------------------------------------------------------------------------
 
 /** Assembles the root tree for one run in `stage` (a hard-link farm: nothing is written through). */
-async function assembleStage(stage, command) {
+async function assembleStage(stage, command, baseDir) {
   fs.mkdirSync(stage);
-  const baseEntries = fs.readdirSync(BASE_DIR).filter((e) => e !== '.ssc-vm-base-stamp');
+  const baseEntries = fs.readdirSync(baseDir).filter((e) => e !== '.ssc-vm-base-stamp');
   await linkTree(
-    baseEntries.map((e) => path.join(BASE_DIR, e)),
+    baseEntries.map((e) => path.join(baseDir, e)),
     stage,
   );
 
   const nodePath = fs.realpathSync(process.execPath);
-  const missing = missingNodeLibs(nodePath);
+  const missing = missingNodeLibs(nodePath, baseDir);
   if (missing.length) throw new Error(`node (${nodePath}) needs libraries the VM base lacks: ${missing.join(', ')}`);
   const usrBin = path.join(stage, 'usr/bin');
   fs.rmSync(path.join(usrBin, 'node'), { force: true });
@@ -291,7 +313,7 @@ async function assembleStage(stage, command) {
   fs.mkdirSync(src, { recursive: true });
   // Not .git, not the VM cache itself; build/ is linked entry by entry below.
   const skip = new Set(['.git', 'build', '.vm-cache']);
-  const top = fs.readdirSync(REPO).filter((e) => !skip.has(e) && path.join(REPO, e) !== VM_DIR);
+  const top = fs.readdirSync(REPO).filter((e) => !skip.has(e) && path.join(REPO, e) !== VM_ROOT);
   await linkTree(
     top.map((e) => path.join(REPO, e)),
     src,
@@ -300,7 +322,7 @@ async function assembleStage(stage, command) {
     fs.mkdirSync(path.join(src, 'build'));
     const inBuild = fs
       .readdirSync(path.join(REPO, 'build'))
-      .filter((e) => e !== 'vm' && e !== 'vm-results' && path.join(REPO, 'build', e) !== VM_DIR);
+      .filter((e) => e !== 'vm' && e !== 'vm-results' && path.join(REPO, 'build', e) !== VM_ROOT);
     await linkTree(
       inBuild.map((e) => path.join(REPO, 'build', e)),
       path.join(src, 'build'),
@@ -337,7 +359,7 @@ async function makeImage(stage, image) {
   ]);
 }
 
-function qemuCommand({ accel, image, memoryMb, cpus }) {
+function qemuCommand({ accel, image, memoryMb, cpus, baseDir }) {
   const append = [
     'root=/dev/vda',
     'rw',
@@ -357,9 +379,9 @@ function qemuCommand({ accel, image, memoryMb, cpus }) {
     '-smp',
     String(cpus),
     '-kernel',
-    path.join(BASE_DIR, 'boot/ssc-vmlinuz'),
+    path.join(baseDir, 'boot/ssc-vmlinuz'),
     '-initrd',
-    path.join(BASE_DIR, 'boot/ssc-initrd.img'),
+    path.join(baseDir, 'boot/ssc-initrd.img'),
     '-append',
     append,
     '-drive',
@@ -383,12 +405,29 @@ function qemuCommand({ accel, image, memoryMb, cpus }) {
   return setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', qemuPath, ...qemuArgs]] : [qemuPath, qemuArgs];
 }
 
+/** Carriage returns and terminal control sequences (CSI, OSC) at the start of a console line. */
+const LEADING_CONTROL = /^(?:\r|\x1b\[[0-9;?!>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\))+/;
+
 /**
  * One boot: streams the console to `consoleFd`, parses the job protocol.
  * `startTimeoutMs`: give up (kill) when the job hasn't started by then.
  */
-async function bootOnce({ accel, image, memoryMb, cpus, timeoutMs, startTimeoutMs, consoleFd, verbose, onLine, onJobLine, track }) {
-  const [cmd, args] = qemuCommand({ accel, image, memoryMb, cpus });
+async function bootOnce({
+  accel,
+  image,
+  memoryMb,
+  cpus,
+  baseDir,
+  resultsDir,
+  timeoutMs,
+  startTimeoutMs,
+  consoleFd,
+  verbose,
+  onLine,
+  onJobLine,
+  track,
+}) {
+  const [cmd, args] = qemuCommand({ accel, image, memoryMb, cpus, baseDir });
   const tBoot = Date.now();
   const st = {
     tStart: null,
@@ -404,7 +443,9 @@ async function bootOnce({ accel, image, memoryMb, cpus, timeoutMs, startTimeoutM
   let partial = Buffer.alloc(0);
 
   const handleLine = (raw) => {
-    const line = raw.replace(/\r+$/, '').replace(/^\r+/, '');
+    // systemd 257 resets the terminal (DECSTR, OSC 104, autowrap) when the job
+    // unit takes ttyS0, and those sequences land at the start of the job's first line.
+    const line = raw.replace(/\r+$/, '').replace(LEADING_CONTROL, '');
     let m;
     if (/^@@SSC-VM-START\b.*@@$/.test(line)) {
       st.tStart = Date.now();
@@ -420,7 +461,7 @@ async function bootOnce({ accel, image, memoryMb, cpus, timeoutMs, startTimeoutM
         process.stderr.write(`[vm] result file ${file.name}: unsafe name, dropped\n`);
       } else {
         st.results[safe] = data;
-        const dest = path.join(RESULTS_DIR, safe);
+        const dest = path.join(resultsDir, safe);
         fs.mkdirSync(path.dirname(dest), { recursive: true });
         fs.writeFileSync(dest, data);
       }
@@ -493,11 +534,12 @@ async function bootOnce({ accel, image, memoryMb, cpus, timeoutMs, startTimeoutM
  * qemu dies before) is retried once with TCG: some hosts have a /dev/kvm that
  * cannot run a stock kernel.
  * @returns {Promise<{exitCode: number, timedOut: boolean, output: string, jobOutput: string,
- *   results: Record<string, Buffer>, resultsDir: string, accel: string,
+ *   results: Record<string, Buffer>, resultsDir: string, consoleLog: string, accel: string,
  *   timings: {assembleMs: number, linkMs: number, mkfsMs: number, bootToJobMs: number|null,
  *     jobMs: number|null, shutdownMs: number|null, totalMs: number}}>}
  */
 export async function runInVm({
+  suite = DEFAULT_SUITE,
   command,
   timeoutMs = 25 * 60_000,
   keep = false,
@@ -510,14 +552,15 @@ export async function runInVm({
   onJobLine,
 } = {}) {
   if (!Array.isArray(command) || command.length === 0) throw new Error('runInVm: command must be a non-empty argv array');
-  if (!baseIsBuilt()) throw new Error(`runInVm: no VM base in ${BASE_DIR}; run ${path.relative(REPO, BUILD_BASE)}`);
+  const paths = vmPaths(suite);
+  if (!baseIsBuilt(suite)) throw new Error(`runInVm: no VM base in ${paths.base}; run ${path.relative(REPO, BUILD_BASE)} --suite ${suite}`);
   const t0 = Date.now();
-  fs.mkdirSync(VM_DIR, { recursive: true });
-  removeStaleWorkDirs();
-  fs.rmSync(RESULTS_DIR, { recursive: true, force: true });
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  fs.mkdirSync(paths.dir, { recursive: true });
+  removeStaleWorkDirs(paths.dir);
+  fs.rmSync(paths.results, { recursive: true, force: true });
+  fs.mkdirSync(paths.results, { recursive: true });
 
-  const work = fs.mkdtempSync(path.join(VM_DIR, `work.${process.pid}.`));
+  const work = fs.mkdtempSync(path.join(paths.dir, `work.${process.pid}.`));
   const stage = path.join(work, 'root');
   const image = path.join(work, 'image.raw');
   let qemu = null;
@@ -561,9 +604,9 @@ export async function runInVm({
   for (const s of signals) process.on(s, onSignal);
   process.on('exit', cleanup);
 
-  const consoleFd = fs.openSync(CONSOLE_LOG, 'w');
+  const consoleFd = fs.openSync(paths.consoleLog, 'w');
   try {
-    await assembleStage(stage, command);
+    await assembleStage(stage, command, paths.base);
     const linkMs = Date.now() - t0;
     await makeImage(stage, image);
     const assembleMs = Date.now() - t0;
@@ -575,6 +618,8 @@ export async function runInVm({
         image,
         memoryMb,
         cpus,
+        baseDir: paths.base,
+        resultsDir: paths.results,
         timeoutMs: Math.max(1000, timeoutMs - (Date.now() - t0)),
         startTimeoutMs,
         consoleFd,
@@ -605,7 +650,7 @@ export async function runInVm({
         ? `timed out after ${Math.round(timeoutMs / 1000)} s`
         : `qemu ended (${st.qemuEnd.signal ?? `exit ${st.qemuEnd.code}`})`;
       process.stderr.write(
-        `[vm] ${how} without a status line from the job; last 50 console lines (all in ${path.relative(process.cwd(), CONSOLE_LOG)}):\n${tail}\n`,
+        `[vm] ${how} without a status line from the job; last 50 console lines (all in ${path.relative(process.cwd(), paths.consoleLog)}):\n${tail}\n`,
       );
     }
     const tEnd = Date.now();
@@ -615,7 +660,8 @@ export async function runInVm({
       output: st.output,
       jobOutput: st.jobLines.join('\n'),
       results: st.results,
-      resultsDir: RESULTS_DIR,
+      resultsDir: paths.results,
+      consoleLog: paths.consoleLog,
       accel,
       timings: {
         assembleMs,
@@ -633,7 +679,7 @@ export async function runInVm({
     removeSignalHandlers();
     if (keep) {
       // Out of the work.<pid>.* namespace, which the next run sweeps once the pid is gone.
-      const kept = path.join(VM_DIR, `kept.${path.basename(work).split('.').pop()}`);
+      const kept = path.join(paths.dir, `kept.${path.basename(work).split('.').pop()}`);
       fs.renameSync(work, kept);
       process.stderr.write(`[vm] kept ${path.relative(process.cwd(), kept)} (stage root/, image.raw; remove it when done)\n`);
     }
@@ -644,8 +690,9 @@ export async function runInVm({
 // CLI
 
 async function main(argv) {
-  const usage = 'usage: node scripts/vm/run.mjs [--keep] [--verbose] [--timeout SEC] [--accel kvm|tcg] [--build] -- CMD [ARG...]';
-  const opts = { keep: false, verbose: false, timeoutMs: 25 * 60_000, accel: undefined, build: false };
+  const usage =
+    'usage: node scripts/vm/run.mjs [--suite bookworm|trixie] [--keep] [--verbose] [--timeout SEC] [--accel kvm|tcg] [--build] -- CMD [ARG...]';
+  const opts = { suite: DEFAULT_SUITE, keep: false, verbose: false, timeoutMs: 25 * 60_000, accel: undefined, build: false };
   let i = 0;
   for (; i < argv.length && argv[i] !== '--'; i++) {
     const a = argv[i];
@@ -654,6 +701,7 @@ async function main(argv) {
     else if (a === '--build') opts.build = true;
     else if (a === '--timeout') opts.timeoutMs = Number(argv[++i]) * 1000;
     else if (a === '--accel') opts.accel = argv[++i];
+    else if (a === '--suite') opts.suite = argv[++i];
     else if (a === '--help' || a === '-h') {
       console.log(usage);
       return 0;
@@ -663,19 +711,20 @@ async function main(argv) {
     }
   }
   const command = argv.slice(i + 1);
-  if (command.length === 0 || !(opts.timeoutMs > 0)) {
+  if (command.length === 0 || !(opts.timeoutMs > 0) || !Object.hasOwn(SUITES, opts.suite)) {
     console.error(usage);
     return 2;
   }
-  const why = whyVmCannotRun();
+  const why = whyVmCannotRun(opts.suite);
   if (why) {
     console.error(`[vm] cannot run: ${why}`);
     return EXIT_NO_STATUS;
   }
-  if (opts.build || !baseIsBuilt()) await buildBase({ verbose: true });
+  if (opts.build || !baseIsBuilt(opts.suite)) await buildBase({ verbose: true, suite: opts.suite });
   const accel = chooseAccel(opts.accel);
-  console.error(`[vm] accel=${accel}; console in ${path.relative(process.cwd(), CONSOLE_LOG)}`);
+  console.error(`[vm] ${opts.suite}, accel=${accel}; console in ${path.relative(process.cwd(), vmPaths(opts.suite).consoleLog)}`);
   const r = await runInVm({
+    suite: opts.suite,
     command,
     timeoutMs: opts.timeoutMs,
     keep: opts.keep,
