@@ -6,9 +6,11 @@ import { defineConfig } from 'vitest/config';
 //    test bed on this host, or directly inside the cgroup v2 VM when SSC_BED=local);
 //  - vm: boots each cgroup v2 VM (Debian 12, Debian 13) in turn and runs the
 //    integration project inside it.
-// The vm project runs after the other two (sequence.groupOrder) and one VM at a
-// time: qemu under TCG wants both cores, and a VM that shared them with the
-// namespace bed's tests once stalled.
+// The projects run one after the other (sequence.groupOrder: unit, then
+// integration, then vm), and one VM at a time: qemu under TCG wants both cores,
+// and a VM that shared them with the namespace bed's tests once stalled.
+// (Without an explicit order, vitest runs a project without file parallelism
+// after all the others.)
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -32,7 +34,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // One shared systemd: keep files from stepping on each other's units.
           fileParallelism: false,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -41,7 +43,7 @@ export default defineConfig({
           include: ['test/vm/**/*.test.ts'],
           pool: 'forks',
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           testTimeout: 30 * 60_000,
           hookTimeout: 30 * 60_000,
         },
