@@ -35,34 +35,57 @@ done
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 
-# The transient unit files of ssc's units that hold a line ssc never writes: its
-# keys (each as often as ssc writes it), section headers and comments only.
-# Before 0.2 a newline in the caller's working directory or program name became
-# a line of its own there, which systemd reads on the next daemon-reload.
+# The transient unit files of ssc's units that hold a line ssc never writes.
+# Before 0.2 a newline, carriage return or other control character in the
+# caller's working directory or program name became a line of its own there,
+# which systemd reads on the next daemon-reload (it ends a line at \n, \r and
+# NUL, awk only at \n: so any control character, a NUL byte, a trailing
+# backslash, a key ssc does not set in a system unit, or one it sets written more
+# often than ssc writes it, is reported).
 planted_units() {
 	for f in /run/systemd/transient/app-ssc-*; do
 		[ -f "$f" ] || continue
-		awk -v f="$f" '
+		if [ "$(tr -d '\000' <"$f" | wc -c)" != "$(wc -c <"$f")" ]; then
+			printf '%s:\n    (a NUL byte)\n' "$f"
+			continue
+		fi
+		awk '
+			/[\001-\010\011\013-\037\177]/ { bad = bad "\n    " $0; next }
 			/^(#.*)?$/ || /^\[(Unit|Service|Scope)\]$/ { next }
 			/\\$/ { bad = bad "\n    " $0; next }
 			{
-				eq = index($0, "="); key = eq ? substr($0, 1, eq - 1) : $0
-				if (key !~ /^(Description|Type|ExecStart|ExecStartEx|User|Group|UMask|WorkingDirectory|CollectMode|Slice|SyslogIdentifier|MemoryMax|MemorySwapMax|CPUQuota|NoNewPrivileges|PrivateTmp|PrivateUsers|Environment|EnvironmentFile|StandardInput|StandardOutput|StandardError|BindsTo|After)$/ ||
-					++n[key] > (key ~ /^(ExecStart|ExecStartEx|EnvironmentFile)$/ ? 2 : 1))
+				eq = index($0, "="); key = eq ? substr($0, 1, eq - 1) : $0; value = substr($0, eq + 1)
+				if (key ~ /^ExecStart(Ex)?$/) { if (++exec > 2 || (value != "" && ++command > 1)) bad = bad "\n    " $0; next }
+				if (key !~ /^(Description|Type|User|Group|UMask|WorkingDirectory|CollectMode|Slice|SyslogIdentifier|MemoryMax|MemorySwapMax|CPUQuota|NoNewPrivileges|PrivateTmp|EnvironmentFile|BindsTo|After)$/ ||
+					++n[key] > (key == "EnvironmentFile" ? 2 : 1))
 					bad = bad "\n    " $0
 			}
-			END { if (bad != "") printf "%s:%s\n", f, bad }' "$f"
+			END { if (bad != "") printf "%s:%s\n", FILENAME, bad }' "$f"
+	done
+}
+# Brokers of the version being replaced may still be running (at most about a
+# minute: 30 s to "start", 30 s for the job), and could still plant a line after
+# the check: wait for them first. Their slot files name their PIDs.
+wait_for_old_brokers() {
+	pids=$(for s in /run/ssc/active-*; do if [ -e "$s" ]; then echo "${s##*-}"; fi; done)
+	[ -n "$pids" ] || return 0
+	i=0
+	for p in $pids; do
+		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 70 ]; do sleep 1; i=$((i + 1)); done
 	done
 }
 if [ "$check_units" = 1 ]; then
+	wait_for_old_brokers
 	found=$(planted_units)
 	[ -z "$found" ] && { echo "install.sh: no ssc unit file holds a line ssc does not write"; exit 0; }
-	printf 'install.sh: these ssc unit files hold lines ssc never writes (see SECURITY.md, "Units planted before 0.2"):\n%s\n' "$found"
+	printf 'install.sh: these ssc unit files hold lines ssc never writes (see SECURITY.md, "Units planted before 0.2"):\n%s\n' "$found" | cat -v
 	exit 1
 fi
 
 [ "$(id -u)" = 0 ] || die "must run as root (the launcher is installed setuid root)"
 case "$prefix" in /*) ;; *) die "--prefix must be absolute" ;; esac
+# The helper's path goes into unit files as it is (src/plan/unit-file.ts): nothing systemd 252 would split or escape.
+case "$prefix" in *[[:space:]\\\"\'\$\;]* | *[[:cntrl:]]*) die "--prefix must not hold blanks, quotes, backslashes, \$ or ;" ;; esac
 prefix=${prefix%/}
 
 # systemd looks for units and tmpfiles.d in /usr/local/lib and /usr/lib, not under other prefixes.
@@ -185,10 +208,11 @@ put build/Release/ssc-launcher "$bindir/ssc" 4755
 chmod 0644 "$manifest.ssc-new"
 mv -f -- "$manifest.ssc-new" "$manifest"
 
+wait_for_old_brokers
 planted=$(planted_units)
 if [ -n "$planted" ]; then
 	# A reload would make systemd read the planted lines: leave that to an administrator who has looked.
-	printf 'install.sh: WARNING: these ssc unit files hold lines ssc never writes, which systemd reads at its next daemon-reload (SECURITY.md, "Units planted before 0.2"); not reloading:\n%s\n' "$planted" >&2
+	printf 'install.sh: WARNING: these ssc unit files hold lines ssc never writes, which systemd reads at its next daemon-reload (SECURITY.md, "Units planted before 0.2"); not reloading:\n%s\n' "$planted" | cat -v >&2
 elif systemd_running; then
 	systemctl daemon-reload 2>/dev/null || echo "install.sh: systemctl daemon-reload failed; run it once systemd is up" >&2
 fi

@@ -2,8 +2,8 @@
  * Finding the program as the caller: with the caller's PATH and the caller's
  * permissions (the front end runs unprivileged), like execvp(3).
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -27,10 +27,25 @@ function check(path: string): Resolution | null {
   return { ok: true, path };
 }
 
+/**
+ * The path as systemd keeps it (it simplifies what it is given, and ssc's plan
+ * refuses what it would change): no `//` or `.`; a `..` resolved through the
+ * real directory, since after a symlink it is not lexical.
+ */
+export function normalized(path: string): string {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (!parts.includes('..')) return `/${parts.join('/')}`;
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path; // not there: check() says so
+  }
+}
+
 export function resolveProgram(program: string, pathVar: string | undefined, cwd: string): Resolution {
   if (program === '') return { ok: false, code: 127, message: 'empty program name' };
   if (program.includes('/')) {
-    const p = isAbsolute(program) ? program : resolve(cwd, program);
+    const p = isAbsolute(program) ? normalized(program) : resolve(cwd, program);
     return check(p) ?? { ok: false, code: 127, message: `${program}: no such file` };
   }
   let denied: Resolution | null = null;

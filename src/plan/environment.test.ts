@@ -25,6 +25,7 @@ describe('checkEnvironment', () => {
       b('NOEQUALS'),
       Buffer.concat([b('BAD='), Buffer.from([0xff, 0xfe])]),
       b('CTL=a\x1bb'),
+      b('NC=a\ufffeb'),
       b('OK=1'),
       b('OK=2'),
     ]);
@@ -35,6 +36,7 @@ describe('checkEnvironment', () => {
       ['NOEQUALS', 'no-equals'],
       ['BAD', 'invalid-utf8'],
       ['CTL', 'control-character'],
+      ['NC', 'noncharacter'],
       ['OK', 'duplicate'],
     ]);
   });

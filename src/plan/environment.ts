@@ -11,11 +11,17 @@
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Control characters systemd refuses in a value (env_value_is_valid allows \t and \n). */
 const BAD_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+/**
+ * Unicode noncharacters: systemd's UTF-8 check (unichar_is_valid) refuses them,
+ * and sd-bus drops a whole message that carries one.
+ */
+export const NONCHARACTER =
+  /[\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
 
 export interface DroppedVariable {
   /** The name as far as it can be shown (lossy for invalid UTF-8). */
   name: string;
-  reason: 'invalid-name' | 'invalid-utf8' | 'control-character' | 'duplicate' | 'no-equals';
+  reason: 'invalid-name' | 'invalid-utf8' | 'control-character' | 'noncharacter' | 'duplicate' | 'no-equals';
 }
 
 export interface CheckedEnvironment {
@@ -59,6 +65,10 @@ export function checkEnvironment(entries: readonly Uint8Array[]): CheckedEnviron
       dropped.push({ name, reason: 'control-character' });
       continue;
     }
+    if (NONCHARACTER.test(value)) {
+      dropped.push({ name, reason: 'noncharacter' });
+      continue;
+    }
     if (vars.has(name)) {
       // getenv() returns the first one; keep that one, as the program would have seen it.
       dropped.push({ name, reason: 'duplicate' });
@@ -71,7 +81,7 @@ export function checkEnvironment(entries: readonly Uint8Array[]): CheckedEnviron
 
 /** Is this a variable systemd would accept? Used by the broker to re-check what the front end sends. */
 export function isValidVariable(name: string, value: string): boolean {
-  return NAME.test(name) && value.isWellFormed() && !BAD_CONTROL.test(value);
+  return NAME.test(name) && value.isWellFormed() && !BAD_CONTROL.test(value) && !NONCHARACTER.test(value);
 }
 
 /**

@@ -65,6 +65,17 @@ describe('planService', () => {
       [HELPER, ['ssc-exec', b64('/bin/echo'), b64('echo'), b64('$HOME'), b64('%h'), b64('${X}')], false],
     ]);
   });
+  it("before 254, refuses base64 words and environment that would not fit the unit's execve", () => {
+    const big = 'x'.repeat(90_000);
+    const request = {
+      ...base,
+      argv: ['echo', ...Array<string>(8).fill(big)],
+      environment: [['E', 'y'.repeat(1_200_000)]] as [string, string][],
+    };
+    const old = { cores: 4, systemd: 252, execHelper: HELPER };
+    expect(() => planService({ request, caller, host: old, environmentFile: null })).toThrow(/through ssc-exec, base64/);
+    expect(() => planService({ request, caller, host, environmentFile: null })).not.toThrow();
+  });
   it('writes the escaped program name into Description and SyslogIdentifier, never the raw file name', () => {
     const p = propsOf({ ...base, execPath: '/home/u/x\nExecStopPost=+p é', argv: ['x'] });
     expect(p.get('Description')).toBe('x\\x0aExecStopPost\\x3d+p\\x20\\xc3\\xa9 (ssc strict)');

@@ -11,7 +11,16 @@ import { cpuQuotaPerSecUSec, isProfileName, permyriadToScale, PROFILES, type Pro
 import { isValidVariable } from './environment.js';
 import { isSscUnitName } from './unit-name.js';
 import { RequestError } from './errors.js';
-import { checkProgramPath, checkWorkingDirectory, planExec, programLabel, checkEnvironmentLine } from './unit-file.js';
+import {
+  checkArgument,
+  checkEnvironmentLine,
+  checkProgramPath,
+  checkWorkingDirectory,
+  planExec,
+  programLabel,
+  UnsafeValueError,
+  type ExecPlan,
+} from './unit-file.js';
 
 /** What the front end asks the broker for. Everything in it is caller-controlled. */
 export interface LaunchRequest {
@@ -86,6 +95,20 @@ export function execBytes(argv: readonly string[], environment: readonly (readon
 
 export const SSC_SLICE = 'ssc.slice';
 
+/**
+ * Before 254 the unit execs ssc-exec with base64url words, a third longer than
+ * the command: they and the environment must still fit the unit's execve.
+ */
+function checkHelperExec(exec: ExecPlan, environment: readonly (readonly [string, string])[]): ExecPlan {
+  if (exec[0] !== 'ExecStart') return exec;
+  const size = execBytes(exec[1][0][1], environment);
+  if (size > UNIT_EXEC_LIMIT)
+    throw new UnsafeValueError(
+      `the arguments and environment together would be ${size} bytes as this systemd starts the program (through ssc-exec, base64); it takes at most ${UNIT_EXEC_LIMIT}: pass fewer, or start it from a terminal`,
+    );
+  return exec;
+}
+
 function str(v: unknown, what: string, { absolute = false, max = REQUEST_LIMITS.maxPath as number } = {}): string {
   if (typeof v !== 'string') throw new RequestError(`${what} must be a string`);
   if (!v.isWellFormed()) throw new RequestError(`${what} is not valid Unicode`);
@@ -113,6 +136,7 @@ export function validateRequest(input: unknown): LaunchRequest {
   let argvBytes = 0;
   const argv = r.argv.map((a, i) => {
     const s = str(a, `argument ${i}`, { max: Infinity });
+    checkArgument(s, i);
     argvBytes += Buffer.byteLength(s) + 8;
     return s;
   });
@@ -199,7 +223,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    planExec(host.systemd, request.execPath, request.argv, host.execHelper),
+    checkHelperExec(planExec(host.systemd, request.execPath, request.argv, host.execHelper), request.environment),
     ['User', String(caller.uid)],
     ['Group', String(caller.gid)],
     ['UMask', caller.umask & 0o777],
@@ -298,7 +322,7 @@ export function planUserService({ request, umask, host }: UserPlanInput): UnitPr
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    planExec(host.systemd, request.execPath, request.argv, host.execHelper),
+    checkHelperExec(planExec(host.systemd, request.execPath, request.argv, host.execHelper), request.environment),
     ['UMask', umask & 0o777],
     ['WorkingDirectory', request.cwd],
     ['CollectMode', 'inactive-or-failed'],

@@ -4,6 +4,7 @@ import { fuzzRuns } from '../fuzz-runs.js';
 import { managerMajor } from '../systemd/version.js';
 import {
   checkEnvironmentLine,
+  checkArgument,
   checkProgramPath,
   checkWorkingDirectory,
   EXEC_EX_WRITTEN_AS_EXEC_START,
@@ -135,6 +136,17 @@ describe('the working directory', () => {
 });
 
 describe("the program's path", () => {
+  it('refuses a path systemd would simplify (it would then differ from argv[0])', () => {
+    for (const bad of ['/x//a b', '/x/./a', '/x/../a', '/x/a/']) expect(() => checkProgramPath(bad), bad).toThrow(/not a normalized path/);
+  });
+  it('refuses Unicode noncharacters anywhere they would reach the D-Bus message (sd-bus drops it whole)', () => {
+    for (const nc of ['\ufffe', '\uffff', '\ufdd0', '\ufdef', '\u{1fffe}', '\u{10ffff}']) {
+      expect(() => checkProgramPath(`/x/a${nc}`)).toThrow(/noncharacter/);
+      expect(() => checkWorkingDirectory(`/x/a${nc}`)).toThrow(/noncharacter/);
+      expect(() => checkArgument(`a${nc}`, 3)).toThrow(/argument 3 contains the Unicode noncharacter/);
+    }
+    for (const ok of ['\ufdcf', '\ufff0', '\u{1f600}', 'é']) expect(() => checkArgument(ok, 1)).not.toThrow();
+  });
   it('refuses control characters, a relative path and broken Unicode', () => {
     for (const bad of ['/x/a\nExecStopPost=+/p', '/x/\r', '/x/\u0085', 'x', '/\udc00', '/x/"q"', "/x/it's", '/x/a\\b'])
       expect(() => checkProgramPath(bad), JSON.stringify(bad)).toThrow(UnsafeValueError);
@@ -194,9 +206,27 @@ describe('the command, as systemd writes and re-reads it', () => {
     expect(execWords('')).toEqual(['']);
     expect(execWords('.x')).toEqual([b64('.x')]);
   });
-  it('takes only an ssc-exec path as the helper', () => {
-    for (const bad of ['', 'ssc-exec', '/tmp/x', '/a b/ssc-exec', '/x/ssc-exec\n'])
+  it('takes only an ssc-exec path as the helper, one 252 writes and reads back as it is', () => {
+    for (const bad of [
+      '',
+      'ssc-exec',
+      '/tmp/x',
+      '/a b/ssc-exec',
+      '/x/ssc-exec\n',
+      '/a$b/ssc-exec',
+      '/a;b/ssc-exec',
+      '/a"/ssc-exec',
+      '/a\\b/ssc-exec',
+    ])
       expect(() => planExec(252, '/bin/echo', ['echo'], bad)).toThrow(/exec helper/);
+    for (const ok of ['/opt/ssc+1/lib/ssc/ssc-exec', '/opt/é~@/ssc-exec'])
+      expect(() => planExec(252, '/bin/echo', ['echo'], ok)).not.toThrow();
+  });
+  it('refuses a command far too long before building its line', () => {
+    const huge = Array<string>(300).fill('\u007f'.repeat(100_000));
+    const t = Date.now();
+    expect(() => planExec(257, '/x/a', huge, HELPER)).toThrow(/at least \d+ bytes/);
+    expect(Date.now() - t).toBeLessThan(500);
   });
   it('writes the lines seen in the beds', () => {
     // Seen in /run/systemd/transient on 252 (a(sasb) from busctl; an ExecStartEx from ssc) and 257.

@@ -16,6 +16,7 @@
  * anything starts. Pure: the plan and the front end both use it.
  */
 import { RequestError } from './errors.js';
+import { NONCHARACTER } from './environment.js';
 
 /** Caller data that a unit file cannot hold verbatim: refused, like a usage error. */
 export class UnsafeValueError extends RequestError {}
@@ -28,6 +29,20 @@ const NAME_MAX = 255;
 
 /** C0 controls (newline and CR among them), DEL and C1 controls: a unit file line holds none of them verbatim. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/** A Unicode noncharacter: sd-bus drops a whole message that carries one, so systemd would never answer. */
+function refuseNoncharacter(s: string, what: string): void {
+  const m = NONCHARACTER.exec(s);
+  if (m)
+    throw new UnsafeValueError(
+      `${what} contains the Unicode noncharacter U+${(m[0].codePointAt(0) as number).toString(16).toUpperCase()}, which systemd does not accept`,
+    );
+}
+
+/** An argument: anything but NUL goes (C-escaped and quoted), except what systemd's D-Bus code refuses. */
+export function checkArgument(arg: string, index: number): void {
+  refuseNoncharacter(arg, `argument ${index}`);
+}
 
 function describeChar(s: string): string {
   const m = CONTROL.exec(s);
@@ -56,6 +71,7 @@ export function checkWorkingDirectory(cwd: string): void {
   if (!cwd.isWellFormed()) throw new UnsafeValueError(`${what} is not valid Unicode`);
   if (CONTROL.test(cwd))
     throw new UnsafeValueError(`${what} ${shown(cwd)} contains ${describeChar(cwd)}, which a systemd unit file cannot hold; cd elsewhere`);
+  refuseNoncharacter(cwd, what);
   if (!cwd.startsWith('/')) throw new UnsafeValueError(`${what} ${shown(cwd)} is not an absolute path`);
   if (Buffer.byteLength(cwd) >= PATH_MAX) throw new UnsafeValueError(`${what} is longer than systemd takes (${PATH_MAX - 1} bytes)`);
   if (cwd !== '/') {
@@ -85,8 +101,17 @@ export function checkProgramPath(path: string): void {
     throw new UnsafeValueError(
       `${what} ${shown(path)} contains a quote or a backslash, which systemd does not take in a unit file; rename the program or link to it`,
     );
+  refuseNoncharacter(path, what);
   if (!path.startsWith('/')) throw new UnsafeValueError(`${what} ${shown(path)} is not absolute`);
   if (Buffer.byteLength(path) >= PATH_MAX) throw new UnsafeValueError(`${what} is longer than systemd takes (${PATH_MAX - 1} bytes)`);
+  // systemd simplifies the path it is given: it would then differ from argv[0] and be written unquoted.
+  if (
+    path
+      .slice(1)
+      .split('/')
+      .some((p) => p === '' || p === '.' || p === '..')
+  )
+    throw new UnsafeValueError(`${what} ${shown(path)} is not a normalized path (systemd would change it)`);
 }
 
 /** Longest label we build (Description, SyslogIdentifier). */
@@ -188,8 +213,13 @@ export function execWords(arg: string): string[] {
   return words;
 }
 
-/** ssc's own helper, as the broker found it beside itself: never caller data, checked all the same. */
-const HELPER_PATH = /^\/[A-Za-z0-9._/-]+\/ssc-exec$/;
+/**
+ * ssc's own helper, as the broker found it beside itself: never caller data,
+ * checked all the same for what 252 would write unquoted and read back
+ * differently (blanks, quotes, backslash, `$`, `;`, controls); install.sh
+ * refuses such a prefix.
+ */
+const HELPER_PATH = /^\/[^\s"'\\$;\u0000-\u001f\u007f]+\/ssc-exec$/u;
 
 /**
  * The program's command for this manager, such that the unit file systemd
@@ -205,6 +235,9 @@ const HELPER_PATH = /^\/[A-Za-z0-9._/-]+\/ssc-exec$/;
  * A line longer than the parser reads is refused.
  */
 export function planExec(systemd: number, execPath: string, argv: readonly string[], execHelper: string): ExecPlan {
+  // Escaping only lengthens: a command whose bare words are already too long is refused before building its line.
+  const bare = argv.reduce((n, a) => n + Buffer.byteLength(a) + 3, 'ExecStart='.length);
+  if (bare > LONG_LINE_MAX - 1) throw tooLong(bare, 'at least ');
   let plan: ExecPlan;
   if (systemd >= EXEC_EX_WRITTEN_AS_EXEC_START) {
     const args = SPLITS_UNQUOTED.test(execPath) ? [execPath, ...argv.slice(1)] : [...argv];
@@ -214,11 +247,14 @@ export function planExec(systemd: number, execPath: string, argv: readonly strin
     plan = ['ExecStart', [[execHelper, ['ssc-exec', base64url(execPath), ...argv.flatMap(execWords)], false]]];
   }
   const line = Buffer.byteLength(writtenExecLine(systemd, plan));
-  if (line > LONG_LINE_MAX - 1)
-    throw new UnsafeValueError(
-      `the command line would be ${line} bytes in systemd's unit file, which takes at most ${LONG_LINE_MAX - 1} on one line; pass fewer or shorter arguments`,
-    );
+  if (line > LONG_LINE_MAX - 1) throw tooLong(line, '');
   return plan;
+}
+
+function tooLong(bytes: number, atLeast: string): UnsafeValueError {
+  return new UnsafeValueError(
+    `the command line would be ${atLeast}${bytes} bytes in systemd's unit file, which takes at most ${LONG_LINE_MAX - 1} on one line; pass fewer or shorter arguments`,
+  );
 }
 
 /**

@@ -55,7 +55,7 @@ export const SIGNALS = {
 export const UNIT_PROPERTY_SIGNATURES = {
   Description: 's',
   Type: 's',
-  /** systemd < EXEC_EX_WRITTEN_AS_EXEC_START: arguments are $-expanded, so ssc doubles every `$`. */
+  /** systemd < 254: ExecStart of ssc-exec with base64url words (src/plan/unit-file.ts). */
   ExecStart: 'a(sasb)',
   /** Flags ["no-env-expand"]: arguments literal. */
   ExecStartEx: 'a(sasas)',

@@ -15,15 +15,18 @@ export async function systemdVersion(bed: Bed): Promise<number> {
 
 /** `systemctl show -p ExecStart --value` with ssc-exec's words decoded into the path and argv they carry. */
 export function shownCommand(execStart: string): string {
-  const m = /path=\S*\/ssc-exec ; argv\[\]=ssc-exec ((?:[A-Za-z0-9_-]* ?)*) ;/.exec(execStart);
-  if (!m) return execStart;
+  const head = '/ssc-exec ; argv[]=ssc-exec ';
+  const at = execStart.indexOf(head);
+  if (at < 0) return execStart;
+  const start = execStart.lastIndexOf('path=', at);
+  const end = execStart.indexOf(' ;', at + head.length);
   // A word with a leading `.` continues the argument before it.
   const words: Buffer[] = [];
-  for (const w of (m[1] as string).trim().split(' ')) {
+  for (const w of execStart.slice(at + head.length, end).split(' ')) {
     const b = Buffer.from(w.replace(/^\./, ''), 'base64url');
     if (w.startsWith('.') && words.length > 1) words.push(Buffer.concat([words.pop() as Buffer, b]));
     else words.push(b);
   }
   const [path, ...argv] = words.map((b) => b.toString('utf8'));
-  return execStart.replace(m[0], `path=${path} ; argv[]=${argv.join(' ')} ;`);
+  return `${execStart.slice(0, start)}path=${path} ; argv[]=${argv.join(' ')}${execStart.slice(end)}`;
 }

@@ -145,6 +145,8 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
     ],
     ['a working directory ending in a backslash', { cwd: '/tmp\\' }, /backslash/],
     ['a working directory systemd would rewrite', { cwd: '/tmp/../tmp' }, /normalized/],
+    ['a program path systemd would rewrite', { execPath: '/bin//true' }, /normalized/],
+    ['an argument sd-bus would drop the whole message for', { argv: ['true', 'a\ufffeb'] }, /noncharacter/],
   ])('refuses %s itself: an "unsafe" reply, no unit, no environment file', async (_what, change, why) => {
     const unit = 'app-ssc-true@00000000000000a5.service';
     const r = await exchange(Buffer.concat([frame(LAUNCH), frame(request(unit, change)), frame(START)]), unit);

@@ -188,7 +188,8 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
       '-c',
       'exec sleep 300',
       'sh',
-      ...Array<string>(fillers).fill('x'.repeat(100_000)),
+      // Characters systemd escapes (from 254) or that take two bytes, so the model is tested against the file.
+      ...Array<string>(fillers).fill(`${'x'.repeat(99_980)}é"\\%$;'\t€`),
       'y'.repeat(last),
     ];
     const bytes = (last: number) => {
@@ -230,35 +231,52 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
     await bed.run(['systemctl', 'stop', unit]);
   });
 
-  it('install.sh --check-units lists a unit planted the way ssc before 0.2 let a caller plant one, and none ssc makes now', async () => {
-    // A unit ssc makes now, from an odd but legal directory: never reported.
+  it('install.sh --check-units lists units planted the way ssc before 0.2 let a caller plant them, and none ssc makes now', async () => {
+    // Units ssc makes now, from an odd but legal directory, in GUI and --wait mode: never reported.
     const odd = `${alice.home}/uf/odd "dir" it's $HOME %h`;
     await bed.run(['mkdir', '-p', odd], { user: 'sscalice' });
     const genuine = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], { user: 'sscalice', cwd: odd });
     expect(genuine.code, genuine.stderr).toBe(0);
+    const waiting = bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', 'sleep 300'], { user: 'sscalice', cwd: odd, timeoutMs: 120_000 });
+    const genuineUnits = async () => (await bed.run(['systemctl', 'list-units', '--no-legend', '--plain', 'app-ssc-s*'])).stdout;
+    for (let i = 0; !/app-ssc-sh@/.test(await genuineUnits()); i++) {
+      if (i > 600) throw new Error(`the --wait unit did not start: ${JSON.stringify(await waiting)}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
     const check = () => bed.run([`${REPO_ROOT}/install.sh`, '--check-units'], { cwd: REPO_ROOT });
     const clean = await check();
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
-    // Positive control: exactly what ssc before 0.2 asked systemd for, a WorkingDirectory with a newline.
-    const evil = `${alice.home}/uf/x\n${INJECT}`;
-    await bed.run(['mkdir', '-p', evil], { user: 'sscalice' });
-    const unit = 'app-ssc-sleep@00000000000000ff.service';
-    const start = await bed.run([
-      'busctl', 'call', '--', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager',
-      'StartTransientUnit', 'ssa(sv)a(sa(sv))', unit, 'fail', '3',
-      'ExecStart', 'a(sasb)', '1', '/bin/sleep', '2', 'sleep', '300', 'false',
-      'User', 's', String(alice.uid), 'WorkingDirectory', 's', evil, '0',
-    ]); // prettier-ignore
-    expect(start.code, start.stderr).toBe(0);
+    // Positive controls: exactly what ssc before 0.2 asked systemd for, a WorkingDirectory with a
+    // newline, and one with a carriage return (systemd ends a line there too; awk does not).
+    const planted: string[] = [];
+    for (const [i, sep] of ['\n', '\r'].entries()) {
+      const evil = `${alice.home}/uf/x${sep}${INJECT}`;
+      await bed.run(['mkdir', '-p', evil], { user: 'sscalice' });
+      const unit = `app-ssc-sleep@00000000000000f${i}.service`;
+      const start = await bed.run([
+        'busctl', 'call', '--', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager',
+        'StartTransientUnit', 'ssa(sv)a(sa(sv))', unit, 'fail', '3',
+        'ExecStart', 'a(sasb)', '1', '/bin/sleep', '2', 'sleep', '300', 'false',
+        'User', 's', String(alice.uid), 'WorkingDirectory', 's', evil, '0',
+      ]); // prettier-ignore
+      expect(start.code, start.stderr).toBe(0);
+      planted.push(unit);
+    }
     const found = await check();
     expect(found.code).toBe(1);
-    expect(found.stdout).toContain(`/run/systemd/transient/${unit}:\n    ${INJECT}\n`);
-    const genuineUnit = /started (\S+)/.exec(genuine.stderr)?.[1] as string;
-    expect(found.stdout).not.toContain(genuineUnit);
-    // Not yet reloaded: systemd has not read the planted line, and stopping the unit does not run it.
-    expect((await bed.run(['systemctl', 'stop', unit, genuineUnit])).code).toBe(0);
+    expect(found.stdout).toContain(`/run/systemd/transient/${planted[0]}:\n    ${INJECT}\n`);
+    // cat -v shows the carriage return as ^M.
+    expect(found.stdout).toContain(`/run/systemd/transient/${planted[1]}:\n    WorkingDirectory=${alice.home}/uf/x^M${INJECT}\n`);
+    for (const u of (await genuineUnits()).split('\n').filter(Boolean)) {
+      const name = u.split(' ')[0] as string;
+      if (!planted.includes(name)) expect(found.stdout).not.toContain(name);
+    }
+    // Not yet reloaded: systemd has not read the planted lines, and stopping the units does not run them.
+    expect((await bed.run(['systemctl', 'stop', ...planted])).code).toBe(0);
     expect((await bed.run(['test', '-e', PROOF])).code).toBe(1);
     expect((await check()).code).toBe(0);
+    await bed.sh(`systemctl stop 'app-ssc-sleep@*' 'app-ssc-sh@*'`);
+    await waiting;
   });
 
   describe('units come back the same from two reloads and a reexec', () => {
@@ -278,6 +296,8 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
       // A quote or backslash in the program's path is refused (systemd's parser does): not a round trip.
       program: name.map((s) => s.replace(/["'\\]/g, '_')),
       viaPath: fc.boolean(),
+      // The typed path with // and /. in it: ssc hands on the normalized one.
+      sloppy: fc.boolean(),
       args: fc.array(arg, { maxLength: 5 }),
       a: value,
       b: value,
@@ -327,7 +347,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
             `--isolation=${c.profile}`,
             '--no-tty',
             '--wait',
-            c.viaPath ? c.program : `${bin}/${c.program}`,
+            c.viaPath ? c.program : c.sloppy ? `${base}//./bin//${c.program}` : `${bin}/${c.program}`,
             ...c.args,
           ];
           const env = { SSC_RT_OUT: out, SSC_RT_A: c.a, SSC_RT_B: c.b, PATH: `${bin}:/usr/bin:/bin` };
