@@ -41,7 +41,9 @@ const REPLY_LIMIT = 1024 * 1024;
 async function openWatch(path: string, address?: string) {
   const { watchUnit } = await import('../systemd/watch.js');
   try {
-    return await watchUnit(path, address);
+    return await watchUnit(path, address, (sender) =>
+      warn(`ignored a D-Bus signal about your program from ${sender}, which is not systemd (someone else on this machine sent it)`),
+    );
   } catch (e) {
     throw new SscError(EXIT.failed, systemBusUnreachable(e));
   }

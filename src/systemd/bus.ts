@@ -39,7 +39,14 @@ export interface BusOptions {
 
 export class Bus {
   private serial = 1;
-  private readonly pending = new Map<number, { resolve: (b: unknown[]) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    {
+      resolve: (b: unknown[]) => void;
+      reject: (e: Error) => void;
+      /** Run in arrival order, before any later message. */ now?: (b: unknown[]) => void;
+    }
+  >();
   private readonly signalHandlers = new Set<(s: Signal) => void>();
   private closed = false;
   uniqueName = '';
@@ -85,12 +92,20 @@ export class Bus {
     return this.callRaw(destination, path, spec.iface, method, spec.in, body);
   }
 
-  callRaw(destination: string, path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
+  callRaw(
+    destination: string,
+    path: string,
+    iface: string,
+    member: string,
+    signature: string,
+    body: unknown[],
+    now?: (b: unknown[]) => void,
+  ): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
     const serial = this.serial++;
     const msg = new Message({ serial, destination, path, interface: iface, member, signature, body });
     return new Promise((resolve, reject) => {
-      this.pending.set(serial, { resolve, reject });
+      this.pending.set(serial, { resolve, reject, now });
       try {
         this.conn.message(msg);
       } catch (e) {
@@ -102,6 +117,34 @@ export class Bus {
 
   addMatch(rule: string): Promise<unknown[]> {
     return this.callRaw(DBUS_NAME, DBUS_PATH, DBUS_INTERFACE, 'AddMatch', 's', [rule]);
+  }
+
+  /**
+   * Who owns a well-known name now: its unique name, followed through
+   * NameOwnerChanged (which only the bus itself sends; systemd gets a new one
+   * on daemon-reexec). Signals are accepted only from it: anyone on the bus can
+   * send a unicast signal to this connection, and match rules do not filter
+   * those. `owner()` is '' until the first answer is in and while nobody owns
+   * the name; `ready` settles with that first answer. The getter is there at
+   * once: signals are dispatched before promise callbacks run.
+   */
+  followOwner(name: string): { owner: () => string; ready: Promise<void> } {
+    let owner = '';
+    this.onSignal((s) => {
+      if (s.sender !== DBUS_NAME || s.path !== DBUS_PATH || s.interface !== DBUS_INTERFACE || s.member !== 'NameOwnerChanged') return;
+      if (s.body[0] === name) owner = String(s.body[2] ?? '');
+    });
+    const spec = METHODS.GetNameOwner;
+    const ready = Promise.all([
+      this.addMatch(
+        `type='signal',sender='${DBUS_NAME}',path='${DBUS_PATH}',interface='${DBUS_INTERFACE}',member='NameOwnerChanged',arg0='${name}'`,
+      ),
+      // Applied as it arrives: a NameOwnerChanged that the bus sent after this answer must win.
+      this.callRaw(DBUS_NAME, DBUS_PATH, spec.iface, 'GetNameOwner', spec.in, [name], ([n]) => (owner = String(n))).catch((e: unknown) => {
+        if ((e as BusError).type !== 'org.freedesktop.DBus.Error.NameHasNoOwner') throw e;
+      }),
+    ]).then(() => undefined);
+    return { owner: () => owner, ready };
   }
 
   onSignal(handler: (s: Signal) => void): () => void {
@@ -124,7 +167,10 @@ export class Bus {
       if (!p) return;
       this.pending.delete(msg.replySerial ?? -1);
       if (msg.type === ERROR) p.reject(new BusError(msg.errorName ?? 'unknown', String(msg.body[0] ?? msg.errorName)));
-      else p.resolve(msg.body);
+      else {
+        p.now?.(msg.body);
+        p.resolve(msg.body);
+      }
     } else if (msg.type === SIGNAL) {
       const s: Signal = {
         path: msg.path ?? '',

@@ -38,8 +38,10 @@ export async function startTransientUnit(bus: Bus, name: string, props: readonly
   const seen = new Map<string, JobResult>();
   let wanted: string | null = null;
   let done: ((r: JobResult) => void) | null = null;
+  // Only systemd's own JobRemoved counts: anyone may send this connection a unicast one.
+  const { owner: systemd, ready } = bus.followOwner(SYSTEMD_BUS_NAME);
   const off = bus.onSignal((s: Signal) => {
-    if (s.interface !== MANAGER_INTERFACE || s.member !== 'JobRemoved') return;
+    if (s.interface !== MANAGER_INTERFACE || s.member !== 'JobRemoved' || s.sender === '' || s.sender !== systemd()) return;
     const [, job, unit, result] = s.body as [number, string, string, string];
     const r = { job, unit, result };
     if (wanted === job && done) done(r);
@@ -51,8 +53,9 @@ export async function startTransientUnit(bus: Bus, name: string, props: readonly
     const match = bus.addMatch(
       `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${SYSTEMD_OBJECT_PATH}',interface='${MANAGER_INTERFACE}',member='JobRemoved'`,
     );
+    // The owner's answer comes before the call's (the bus answers in order), so before any JobRemoved of this job.
     const call = bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [name, 'fail', toDBusProperties(props), []]);
-    const [, [job]] = (await Promise.all([match, call])) as [unknown, [string]];
+    const [, , [job]] = (await Promise.all([match, ready, call])) as [unknown, unknown, [string]];
     const early = seen.get(job);
     if (early) return early;
     return await new Promise<JobResult>((resolve) => {

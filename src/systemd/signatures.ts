@@ -30,6 +30,7 @@ export const SYSTEM_BUS_ADDRESS = `unix:path=${SYSTEM_BUS_PATH}`;
 export const METHODS = {
   Hello: { iface: DBUS_INTERFACE, in: '', out: 's' },
   AddMatch: { iface: DBUS_INTERFACE, in: 's', out: '' },
+  GetNameOwner: { iface: DBUS_INTERFACE, in: 's', out: 's' },
   StartTransientUnit: { iface: MANAGER_INTERFACE, in: 'ssa(sv)a(sa(sv))', out: 'o' },
   GetUnit: { iface: MANAGER_INTERFACE, in: 's', out: 'o' },
   Subscribe: { iface: MANAGER_INTERFACE, in: '', out: '' },

@@ -22,8 +22,14 @@ function isEnded(s: UnitState): boolean {
   return (s.activeState === 'inactive' || s.activeState === 'failed') && (s.execMainCode !== 0 || s.result !== 'success');
 }
 
-export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS): Promise<UnitWatch> {
+/**
+ * @param onForeign called once, for the first signal about the unit that did
+ *   not come from systemd (another local user sent it, unicast).
+ */
+export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS, onForeign?: (sender: string) => void): Promise<UnitWatch> {
   const bus = await Bus.connect({ address });
+  let foreign = false;
+  const { owner: systemd, ready } = bus.followOwner(SYSTEMD_BUS_NAME);
   let state: UnitState = stateFrom({});
   let resolveEnded!: (s: UnitState) => void;
   const ended = new Promise<UnitState>((r) => (resolveEnded = r));
@@ -39,13 +45,20 @@ export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS): Pro
   };
   bus.onSignal((s) => {
     if (s.path !== path || s.interface !== PROPERTIES_INTERFACE || s.member !== 'PropertiesChanged') return;
+    // Only systemd says how the program ended: a forged signal could fake its status or redirect Ctrl-C.
+    if (s.sender !== systemd()) {
+      if (!foreign) onForeign?.(s.sender);
+      foreign = true;
+      return;
+    }
     const changed = s.body[1] as Record<string, { value: unknown }>;
     const plain: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(changed)) plain[k] = v?.value;
     update(plain);
   });
-  // Both sent at once; the bus handles them in order.
+  // All sent at once; the bus handles them in order, and the owner is known before the unit exists.
   await Promise.all([
+    ready,
     bus.addMatch(
       `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${path}',interface='${PROPERTIES_INTERFACE}',member='PropertiesChanged'`,
     ),

@@ -347,6 +347,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
             `--isolation=${c.profile}`,
             '--no-tty',
             '--wait',
+            '--',
             c.viaPath ? c.program : c.sloppy ? `${base}//./bin//${c.program}` : `${bin}/${c.program}`,
             ...c.args,
           ];
