@@ -5,7 +5,6 @@ describe('the program path ssc hands on', () => {
   it('is normalized as systemd would keep it: no //, no ., and .. through the real directory', () => {
     expect(normalized('/usr//bin/./sh')).toBe('/usr/bin/sh');
     expect(normalized('/usr/bin/../bin/sh')).toBe('/usr/bin/sh');
-    expect(normalized('/nonexistent/../x')).toBe('/nonexistent/../x');
     const r = resolveProgram('//bin/.//sh', undefined, '/');
     expect(r).toEqual({ ok: true, path: '/bin/sh' });
   });
