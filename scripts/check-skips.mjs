@@ -3,7 +3,7 @@
 // reason, in test/expected-skips.json under the bed it ran in, and every test
 // listed there must have been skipped. Reads vitest's JSON report.
 //
-//   node scripts/check-skips.mjs [--report .test-results.json] [--beds unit,namespace,debian12,debian13]
+//   node scripts/check-skips.mjs [--report .test-results.json] [--beds unit,namespace,debian12,debian13] [--root DIR]
 //
 // Beds, as the report shows them:
 //  - unit: files outside test/integration and test/vm;
@@ -13,6 +13,7 @@
 //    inner file and the inner test's full name;
 //  - vm-host: the VM files' own tests (boot, cgroup v2, the SSC_VM_FILTER notice,
 //    a VM that cannot run): none may skip.
+// --root: the checkout the report's paths are in (default: this script's).
 // --beds: the beds this report must cover (default: every bed of the list).
 // Each of them must have run (at least one passed test), its skips must be
 // exactly the listed ones, and no other bed in the report may skip anything
@@ -27,15 +28,17 @@ const PASSED = 'passed';
 const FAILED = 'failed';
 
 function usage(msg) {
-  console.error(`check-skips: ${msg}\nusage: node scripts/check-skips.mjs [--report FILE] [--beds BED,BED...]`);
+  console.error(`check-skips: ${msg}\nusage: node scripts/check-skips.mjs [--report FILE] [--beds BED,BED...] [--root DIR]`);
   process.exit(2);
 }
 
-let reportFile = path.join(repo, '.test-results.json');
+let reportFile = null;
+let root = repo;
 let beds = null;
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--report') reportFile = path.resolve(argv[++i] ?? usage('--report needs a file'));
+  else if (argv[i] === '--root') root = path.resolve(argv[++i] ?? usage('--root needs a directory'));
   else if (argv[i] === '--beds') beds = (argv[++i] ?? usage('--beds needs a list')).split(',').filter(Boolean);
   else usage(`unknown argument ${argv[i]}`);
 }
@@ -55,6 +58,7 @@ for (const [bed, entry] of Object.entries(list.beds)) {
   }
   expected.set(bed, m);
 }
+reportFile ??= path.join(root, '.test-results.json');
 beds ??= [...expected.keys()];
 for (const b of beds) if (!expected.has(b)) usage(`bed ${b} is not in ${LIST}`);
 
@@ -72,7 +76,7 @@ const bedOf = (b) => {
   return actual.get(b);
 };
 for (const file of report.testResults ?? []) {
-  const rel = path.relative(repo, file.name);
+  const rel = path.relative(root, file.name);
   for (const t of file.assertionResults ?? []) {
     let bed;
     let key;
