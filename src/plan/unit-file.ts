@@ -17,6 +17,7 @@
  */
 import { RequestError } from './errors.js';
 import { NONCHARACTER } from './environment.js';
+import { fileName } from './unit-name.js';
 
 /** Caller data that a unit file cannot hold verbatim: refused, like a usage error. */
 export class UnsafeValueError extends RequestError {}
@@ -126,13 +127,8 @@ const LABEL_PLAIN = /^[A-Za-z0-9._+-]$/;
  * `x\x0aExecStopPost\x3d…`: never a byte of the caller's outside its setting.
  */
 export function programLabel(execPath: string): string {
-  const base =
-    execPath
-      .split('/')
-      .filter((p) => p !== '')
-      .pop() ?? '';
   let out = '';
-  for (const ch of base) {
+  for (const ch of fileName(execPath)) {
     const piece = LABEL_PLAIN.test(ch) ? ch : [...Buffer.from(ch, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
     if (out.length + piece.length > MAX_LABEL) break;
     out += piece;

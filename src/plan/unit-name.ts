@@ -24,13 +24,19 @@ export function systemdEscape(s: string): string {
   return out;
 }
 
-/** The application ID for a program: its file name, escaped, cut short without splitting an escape. */
-export function programId(program: string): string {
-  const base =
-    program
+/** A path's last name ('' for /). */
+export function fileName(path: string): string {
+  return (
+    path
       .split('/')
       .filter((p) => p !== '')
-      .pop() ?? 'program';
+      .pop() ?? ''
+  );
+}
+
+/** The application ID for a program: its file name, escaped, cut short without splitting an escape. */
+export function programId(program: string): string {
+  const base = fileName(program) || 'program';
   let id = systemdEscape(base);
   if (id.length > MAX_PROGRAM_PART) {
     id = id.slice(0, MAX_PROGRAM_PART);
