@@ -96,12 +96,14 @@ export function execBytes(argv: readonly string[], environment: readonly (readon
 export const SSC_SLICE = 'ssc.slice';
 
 /**
- * Before 254 the unit execs ssc-exec with base64url words, a third longer than
- * the command: they and the environment must still fit the unit's execve.
+ * The program's command for this manager (planExec). Before 254 the unit execs
+ * ssc-exec with base64url words, a third longer than the command: they and the
+ * environment must still fit the unit's execve.
  */
-function checkHelperExec(exec: ExecPlan, environment: readonly (readonly [string, string])[]): ExecPlan {
+function commandOf(request: LaunchRequest, host: HostFacts): ExecPlan {
+  const exec = planExec(host.systemd, request.execPath, request.argv, host.execHelper);
   if (exec[0] !== 'ExecStart') return exec;
-  const size = execBytes(exec[1][0][1], environment);
+  const size = execBytes(exec[1][0][1], request.environment);
   if (size > UNIT_EXEC_LIMIT)
     throw new UnsafeValueError(
       `the arguments and environment together would be ${size} bytes as this systemd starts the program (through ssc-exec, base64); it takes at most ${UNIT_EXEC_LIMIT}: pass fewer, or start it from a terminal`,
@@ -223,7 +225,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    checkHelperExec(planExec(host.systemd, request.execPath, request.argv, host.execHelper), request.environment),
+    commandOf(request, host),
     ['User', String(caller.uid)],
     ['Group', String(caller.gid)],
     ['UMask', caller.umask & 0o777],
@@ -322,7 +324,7 @@ export function planUserService({ request, umask, host }: UserPlanInput): UnitPr
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
     ['Type', 'exec'],
-    checkHelperExec(planExec(host.systemd, request.execPath, request.argv, host.execHelper), request.environment),
+    commandOf(request, host),
     ['UMask', umask & 0o777],
     ['WorkingDirectory', request.cwd],
     ['CollectMode', 'inactive-or-failed'],
