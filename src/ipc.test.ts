@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { frame, FrameError, FrameReader } from './ipc.js';
+import { frame, FrameError, FrameReader, send, sendLast, START } from './ipc.js';
 import { fuzzRuns } from './fuzz-runs.js';
 
 /** A stand-in socket that delivers the given chunks, then ends. */
@@ -50,5 +50,66 @@ describe('FrameReader', () => {
   it('refuses a stream that ends inside a frame', async () => {
     const r = new FrameReader(feed([frame('hello').subarray(0, 6)]));
     await expect(r.next(10)).rejects.toBeInstanceOf(FrameError);
+  });
+});
+
+/** Two connected Unix sockets, half-open allowed, as the launcher's socketpair gives (abstract: no file). */
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer({ allowHalfOpen: true });
+  await new Promise<void>((r) => server.listen(`\0ssc-ipc-test-${process.pid}-${Math.random()}`, r));
+  const address = server.address() as string;
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect({ path: address, allowHalfOpen: true });
+  await new Promise<void>((r) => client.once('connect', () => r()));
+  const broker = await accepted;
+  server.close();
+  return [broker, client];
+}
+
+/** Keep this process from reading its sockets for a moment, as a busy front end does. */
+function busy(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until);
+}
+
+describe('the broker answering before the front end says "start"', () => {
+  /** The front end's side: it writes "start" only after the answer is already there, unread. */
+  async function frontEndAfterEarlyAnswer(broker: Socket, client: Socket, answer: () => Promise<void>) {
+    const frames = new FrameReader(client);
+    const answered = answer();
+    busy(50); // the answer and whatever the broker does next happen here
+    const last = send(client, START, { end: true }).catch((e: NodeJS.ErrnoException) => e.code);
+    const reply = await frames.next(100).then(
+      (b) => b?.toString() ?? null,
+      (e: NodeJS.ErrnoException) => e.code,
+    );
+    await answered.catch(() => undefined);
+    client.destroy();
+    broker.destroy();
+    return { reply, write: await last };
+  }
+
+  it('the answer reaches a front end that writes after it: the broker keeps its side open until the front end ends', async () => {
+    const [broker, client] = await socketPair();
+    const r = await frontEndAfterEarlyAnswer(broker, client, () => sendLast(broker, new FrameReader(broker), 'refused', 5000));
+    expect(r).toEqual({ reply: 'refused', write: undefined });
+  });
+
+  it('positive control: a broker that closes right after answering makes that write fail with EPIPE and the answer is lost', async () => {
+    const [broker, client] = await socketPair();
+    const r = await frontEndAfterEarlyAnswer(broker, client, async () => {
+      broker.end(frame('refused'));
+      broker.destroy();
+    });
+    expect(r.reply).toBe('EPIPE'); // what CI saw: "ssc: internal error: write EPIPE"
+  });
+
+  it('the wait is bounded: a front end that never ends its side does not hold the broker', async () => {
+    const [broker, client] = await socketPair();
+    const t0 = Date.now();
+    await sendLast(broker, new FrameReader(broker), 'refused', 200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(broker.destroyed).toBe(true);
+    client.destroy();
   });
 });

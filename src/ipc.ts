@@ -85,6 +85,21 @@ export class FrameReader {
       this.wake = null;
     }
   }
+
+  /** Wait until the peer ends its side, errs, or `ms` pass, dropping what it still sends. */
+  async finished(ms: number): Promise<void> {
+    const timer = setTimeout(() => this.wake?.(), ms);
+    const until = Date.now() + ms;
+    try {
+      while (!this.ended && !this.error && Date.now() < until) {
+        this.buf = Buffer.alloc(0);
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 export function frame(data: string | Buffer): Buffer {
@@ -103,3 +118,19 @@ export function send(sock: Socket, data: string | Buffer, { end = false } = {}):
     if (end) sock.once('error', reject);
   });
 }
+
+/**
+ * The broker's last frame: sent with a half-close, then the socket stays open
+ * until the peer has ended its side (at most `lingerMs`). Closing at once fails
+ * the peer's next write ("start") with EPIPE, and Node then drops the socket
+ * with this answer unread in it.
+ */
+export async function sendLast(sock: Socket, frames: FrameReader, data: string, lingerMs: number): Promise<void> {
+  try {
+    await send(sock, data, { end: true });
+    await frames.finished(lingerMs);
+  } finally {
+    sock.destroy();
+  }
+}
+

@@ -13,7 +13,7 @@
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
-import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
+import { FrameReader, LAUNCH, sendLast, socketOnFd, START, type BrokerReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
@@ -149,7 +149,12 @@ export async function runBroker(native: Native): Promise<number> {
   if (!header.privileged || process.getuid?.() !== 0 || process.geteuid?.() !== 0) return 125;
   const sock = socketOnFd(BROKER_FD);
   const frames = new FrameReader(sock);
-  const reply = async (r: BrokerReply) => send(sock, JSON.stringify(r), { end: true });
+  // Whatever holds a root connection is let go before the answer, which waits for the front end.
+  let letGo = (): void => undefined;
+  const reply = async (r: BrokerReply) => {
+    letGo();
+    await sendLast(sock, frames, JSON.stringify(r), FRONT_END_TIMEOUT_MS);
+  };
   // Help, version, usage errors: the front end never says "launch", and the
   // broker exits without ever connecting to the bus.
   const intent = await frames.next(LAUNCH.length).catch(() => null);
@@ -170,7 +175,7 @@ export async function runBroker(native: Native): Promise<number> {
         kind: 'request',
         message: `you already have ${MAX_STARTS_PER_USER} ssc starts in progress; wait for them to finish`,
       }).catch(() => undefined);
-    sock.destroy();
+    else sock.destroy();
     return 0;
   }
   // A stopped or stuck front end must not keep a root connection open: the
@@ -188,6 +193,15 @@ export async function runBroker(native: Native): Promise<number> {
   versionPromise.catch(() => undefined);
   let bus: Bus | null = null;
   let envFile: string | null = null;
+  letGo = () => {
+    if (bus) bus.close();
+    else
+      busPromise.then(
+        (b) => b.close(),
+        () => undefined,
+      );
+    bus = null;
+  };
   try {
     const requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes);
     if (requestBytes === null) return 0; // the front end gave up (refused the program, a signal)
@@ -276,12 +290,7 @@ export async function runBroker(native: Native): Promise<number> {
   } finally {
     slot.release();
     clearTimeout(deadline);
-    if (bus) bus.close();
-    else
-      busPromise.then(
-        (b) => b.close(),
-        () => undefined,
-      );
+    letGo();
     if (envFile !== null) removeQuietly(envFile);
   }
 }
