@@ -12,7 +12,7 @@
       # The addon is a shared object: node-gyp compiles it with -fPIC, which a later -fPIE
       # would override, so -fPIE/-pie belong to the launcher only.
       "target_name": "ssc_native",
-      "sources": ["native/addon/credentials.cc"],
+      "sources": ["native/addon/credentials.cc", "native/addon/args.cc", "native/addon/peer.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions", "-O3"],

@@ -6,6 +6,8 @@
 #                               loader and V8 code cache), the native addons,
 #                               root-owned and not group/other-writable
 #   UNITDIR/ssc.slice           the slice every contained program runs in
+#   UNITDIR/ssc-broker.socket   the root-only socket the launcher connects to,
+#   UNITDIR/ssc-broker.service  and the root broker systemd starts for it
 #   TMPFILESDIR/ssc.conf        sweeps leftovers of interrupted starts in /run/ssc
 #
 # Everything is copied, never linked, so installing from a normal user's clone
@@ -105,6 +107,9 @@ systemd_running() { [ -d /run/systemd/system ]; }
 
 if [ "$uninstall" = 1 ]; then
 	[ -f "$manifest" ] || die "nothing to uninstall: $manifest not found"
+	# Stopped and disabled while its files are still there for systemctl to read.
+	systemctl disable --now ssc-broker.socket >/dev/null 2>&1 || true
+	if systemd_running; then systemctl stop ssc-broker.service 2>/dev/null || true; fi
 	while IFS= read -r f; do
 		case "$f" in "" | dir:*) ;; *) rm -f -- "$f" ;; esac
 	done <"$manifest"
@@ -199,6 +204,10 @@ put "$libdir/package.json.ssc-new" "$libdir/package.json" 0644
 rm -f "$libdir/package.json.ssc-new"
 put systemd/ssc.slice "$unitdir/ssc.slice" 0644
 put systemd/ssc-tmpfiles.conf "$tmpfilesdir/ssc.conf" 0644
+put systemd/ssc-broker.socket "$unitdir/ssc-broker.socket" 0644
+sed -e "s|@NODE@|$node|g" -e "s|@LIBDIR@|$libdir|g" systemd/ssc-broker.service.in >"$libdir/ssc-broker.service.ssc-new"
+put "$libdir/ssc-broker.service.ssc-new" "$unitdir/ssc-broker.service" 0644
+rm -f "$libdir/ssc-broker.service.ssc-new"
 put build/Release/ssc-launcher "$bindir/ssc" 4755
 
 {
@@ -217,4 +226,11 @@ elif systemd_running; then
 	systemctl daemon-reload 2>/dev/null || echo "install.sh: systemctl daemon-reload failed; run it once systemd is up" >&2
 fi
 if systemd_running; then systemd-tmpfiles --create "$tmpfilesdir/ssc.conf" 2>/dev/null || true; fi
+# The broker of the version being replaced goes; the next launch starts this one.
+if systemd_running; then
+	systemctl enable --now ssc-broker.socket >/dev/null 2>&1 || die "could not enable ssc-broker.socket"
+	systemctl stop ssc-broker.service 2>/dev/null || true
+else
+	systemctl enable ssc-broker.socket >/dev/null 2>&1 || echo "install.sh: could not enable ssc-broker.socket; run systemctl enable --now ssc-broker.socket once systemd is up" >&2
+fi
 echo "ssc installed: $bindir/ssc (node: $node)"

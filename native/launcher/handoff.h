@@ -33,8 +33,12 @@
 #define SSC_HANDOFF_MAGIC "SSCH"
 #define SSC_HANDOFF_VERSION 2u
 #define SSC_HANDOFF_FD 3
-/* The socketpair end between front end and broker, present only when privileged. */
+/* The connection to the broker (ssc-broker.socket), present only when privileged. */
 #define SSC_BROKER_FD 4
+/* Where systemd listens for the broker (systemd/ssc-broker.socket's ListenStream=). */
+#define SSC_BROKER_SOCKET "/run/ssc-broker.sock"
+/* The launcher's first message on it, sent with its descriptors (src/broker/launcher-peer.ts). */
+#define SSC_BROKER_HELLO "SSC1"
 
 /* The launcher was setuid root and forked a broker that holds fd SSC_BROKER_FD. */
 #define SSC_HANDOFF_F_PRIVILEGED 0x1u

@@ -10,10 +10,11 @@
  * start job, replies and exits. It never opens a path the caller names, never
  * runs anything, and closes the bus connection before replying.
  */
-import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { BROKER_FD, decodeHeader, readHandoffFd, type HandoffHeader } from '../handoff.js';
-import { FrameReader, LAUNCH, sendLast, socketOnFd, START, type BrokerReply } from '../ipc.js';
+import type { HandoffHeader } from '../handoff.js';
+import type { Socket } from 'node:net';
+import { FrameReader, LAUNCH, sendLast, START, type BrokerReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
@@ -25,7 +26,7 @@ import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import { randomHex } from '../random.js';
 import { execHelperPath } from '../installed.js';
-import { MAX_STARTS_PER_USER, takeSlot, type SlotStore } from './slots.js';
+import type { Launcher } from './launcher-peer.js';
 import type { Native } from '../native/native.js';
 
 /** Root-owned, 0700: environment files live here for the moment between write and exec. */
@@ -67,23 +68,6 @@ function askLogind(bus: Bus, pid: number): Promise<LoginSession | null> {
   );
 }
 
-/** The slots of takeSlot() as files in the root-only directory. */
-function fileSlotStore(dir: string): SlotStore {
-  return {
-    list: () => readdirSync(dir),
-    create: (name) => closeSync(openSync(`${dir}/${name}`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)),
-    remove: (name) => removeQuietly(`${dir}/${name}`),
-    alive: (pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-      }
-    },
-  };
-}
-
 /** Same set of groups, ignoring order and the primary group's presence. */
 export function sameGroups(a: readonly number[], b: readonly number[], primary: number): boolean {
   const sa = new Set([...a, primary]);
@@ -104,7 +88,7 @@ function ensureEnvDir(): void {
 
 /**
  * Write the environment where only root can read it; the broker deletes it once
- * the program runs. ENV_DIR was checked (ensureEnvDir) before the slot was taken.
+ * the program runs. ENV_DIR was checked (ensureEnvDir) at "launch".
  * (libuv opens every file with O_CLOEXEC.)
  */
 function writeEnvironmentFile(path: string, text: string): void {
@@ -141,14 +125,13 @@ function checkCaller(native: Native, header: HandoffHeader): void {
     );
 }
 
-export async function runBroker(native: Native): Promise<number> {
-  native.setDumpable(false);
-  const raw = readHandoffFd();
-  if (raw === null) return 125;
-  const { header } = decodeHeader(raw);
-  if (!header.privileged || process.getuid?.() !== 0 || process.geteuid?.() !== 0) return 125;
-  const sock = socketOnFd(BROKER_FD);
-  const frames = new FrameReader(sock);
+/**
+ * Serve one launcher's connection: its front end's request, checked, planned and
+ * started. Every wait is bounded from accept: the request and "start" within
+ * FRONT_END_TIMEOUT_MS, logind, the version and the start job each by their own.
+ */
+export async function serveLauncher(native: Native, sock: Socket, frames: FrameReader, launcher: Launcher): Promise<void> {
+  const { header } = launcher;
   // Whatever holds a root connection is let go before the answer, which waits for the front end.
   let letGo = (): void => undefined;
   const reply = async (r: BrokerReply) => {
@@ -156,28 +139,10 @@ export async function runBroker(native: Native): Promise<number> {
     await sendLast(sock, frames, JSON.stringify(r), FRONT_END_TIMEOUT_MS);
   };
   // Help, version, usage errors: the front end never says "launch", and the
-  // broker exits without ever connecting to the bus.
+  // broker never connects to the bus for it.
   const intent = await frames.next(LAUNCH.length).catch(() => null);
-  if (intent === null || intent.toString() !== LAUNCH) {
-    sock.destroy();
-    return 0;
-  }
-
-  // No more than MAX_STARTS_PER_USER root-authenticated connections for one user.
-  // The directory holds the slots and, later, the environment file: checked once, here.
+  if (intent === null || intent.toString() !== LAUNCH) return;
   ensureEnvDir();
-  const slot = takeSlot(fileSlotStore(ENV_DIR), header.ruid, process.pid);
-  if (slot === null) {
-    const requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes).catch(() => null);
-    if (requestBytes !== null)
-      await reply({
-        ok: false,
-        kind: 'request',
-        message: `you already have ${MAX_STARTS_PER_USER} ssc starts in progress; wait for them to finish`,
-      }).catch(() => undefined);
-    else sock.destroy();
-    return 0;
-  }
   // A stopped or stuck front end must not keep a root connection open: the
   // request and "start" come within a bound or the broker leaves.
   const deadline = setTimeout(() => sock.destroy(new Error('the front end did not ask for the start in time')), FRONT_END_TIMEOUT_MS);
@@ -204,7 +169,7 @@ export async function runBroker(native: Native): Promise<number> {
   };
   try {
     const requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes);
-    if (requestBytes === null) return 0; // the front end gave up (refused the program, a signal)
+    if (requestBytes === null) return; // the front end gave up (refused the program, a signal)
     let request;
     try {
       request = validateRequest(JSON.parse(requestBytes.toString('utf8')));
@@ -212,7 +177,7 @@ export async function runBroker(native: Native): Promise<number> {
     } catch (e) {
       if (e instanceof RequestError || e instanceof Refusal || e instanceof SyntaxError) {
         await reply({ ok: false, kind: e instanceof UnsafeValueError ? 'unsafe' : 'request', message: e.message });
-        return 0;
+        return;
       }
       throw e;
     }
@@ -220,7 +185,7 @@ export async function runBroker(native: Native): Promise<number> {
       bus = await busPromise;
     } catch (e) {
       await reply({ ok: false, kind: 'bus', message: systemBusUnreachable(e) });
-      return 0;
+      return;
     }
     const fd = bus.fd;
     if (fd !== undefined) native.setCloexec(fd);
@@ -238,22 +203,26 @@ export async function runBroker(native: Native): Promise<number> {
           throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
         // Planned before the file is written: nothing is written for a request the plan refuses.
         const path = `${ENV_DIR}/env-${randomHex(16)}`;
-        props = planService({ request, caller, host, environmentFile: path, sessionScope: session });
+        props = planService({ request, caller, host, environmentFile: path, sessionScope: session, stdio: launcher.stdio });
         envFile = path;
-        writeEnvironmentFile(path, encodeEnvironmentFile(new Map(request.environment)));
       }
     } catch (e) {
       if (e instanceof UnsafeValueError) {
         await reply({ ok: false, kind: 'unsafe', message: e.message });
-        return 0;
+        return;
       }
       throw e;
     }
     // Start only once the front end says it watches the unit; a front end that
     // ends the stream instead (a signal, a failed watch) gets no unit.
     const go = await frames.next(START.length).catch(() => null);
-    if (go === null || go.toString() !== START) return 0;
+    if (go === null || go.toString() !== START) return;
     clearTimeout(deadline);
+    // Written only now that a start follows, and deleted once it is over (below, or in finally).
+    if (envFile !== null && request.kind === 'service') writeEnvironmentFile(envFile, encodeEnvironmentFile(new Map(request.environment)));
+    // The front end's process must still be the launcher's: a scope takes its PID, which a
+    // process that died would leave free for another user's process.
+    if (native.pidfdExited(launcher.pidfd)) throw new Error('the ssc process that asked for the start is gone');
     const job = await withTimeout(
       startTransientUnit(bus, request.unit, props),
       START_JOB_TIMEOUT_MS,
@@ -277,18 +246,17 @@ export async function runBroker(native: Native): Promise<number> {
         execMainCode: state?.execMainCode ?? 0,
         execMainStatus: state?.execMainStatus ?? 0,
       });
-      return 0;
+      return;
     }
     bus.close();
     bus = null;
     await reply({ ok: true, unit: request.unit });
-    return 0;
+    return;
   } catch (e) {
     const err = e as Error & { type?: string };
     await reply({ ok: false, kind: 'internal', message: err.type ? `${err.type}: ${err.message}` : err.message }).catch(() => undefined);
-    return 1;
+    return;
   } finally {
-    slot.release();
     clearTimeout(deadline);
     letGo();
     if (envFile !== null) removeQuietly(envFile);

@@ -1,48 +1,43 @@
 /**
- * A cap on how many starts of one user hold a root-authenticated bus
- * connection at once.
+ * How many connections each user holds to the broker, counted from the moment
+ * of accept (the connecting launcher's real uid, read from /proc), so that one
+ * user can neither take every connection nor hold more than a few root-authenticated
+ * bus connections at once.
  *
  * dbus-daemon allows each uid a fixed number of connections (256 on the system
- * bus), and every broker's connection counts against root's. A user who starts
- * many ssc at once, or stops their front ends half-way, must not be able to
- * lock root's daemons off the bus: each broker holds a slot, a file
- * `active-<uid>-<pid>` in the root-only directory /run/ssc, from before it
- * connects until it exits, and refuses when the user already holds the cap.
- * Entries of brokers that died are swept by the next broker that counts.
+ * bus), and every start's connection counts against root's. The counts live in
+ * the broker's memory: a connection's count goes when its socket closes, so a
+ * dead or stopped client cannot keep one beyond the broker's deadlines.
  */
 
+/** Starts of one user in progress at once; more are refused with a clear line. */
 export const MAX_STARTS_PER_USER = 16;
+/** Beyond this many connections (refusals included), a user's connections are closed unanswered. */
+export const MAX_CONNECTIONS_PER_USER = 2 * MAX_STARTS_PER_USER;
 
-export interface SlotStore {
-  /** Names in the directory. */
-  list(): string[];
-  /** Create a name that does not exist yet (O_EXCL). */
-  create(name: string): void;
-  remove(name: string): void;
-  /** Is a process with this PID alive? */
-  alive(pid: number): boolean;
-}
+export class UserCounts {
+  private readonly counts = new Map<number, number>();
 
-export interface Slot {
-  release(): void;
-}
-
-/** Take a slot for `uid` as broker `pid`; null when the user already holds `max`. */
-export function takeSlot(store: SlotStore, uid: number, pid: number, max = MAX_STARTS_PER_USER): Slot | null {
-  const prefix = `active-${uid}-`;
-  const own = `${prefix}${pid}`;
-  // First create, then count: two brokers counting at once both see each other.
-  store.create(own);
-  let held = 0;
-  for (const name of store.list()) {
-    if (!name.startsWith(prefix) || name === own) continue;
-    const other = Number(name.slice(prefix.length));
-    if (!Number.isInteger(other) || other <= 0 || !store.alive(other)) store.remove(name);
-    else held++;
+  /** Count one more connection of uid; the returned function uncounts it (once). */
+  take(uid: number): { held: number; release: () => void } {
+    const held = (this.counts.get(uid) ?? 0) + 1;
+    this.counts.set(uid, held);
+    let released = false;
+    return {
+      held,
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = (this.counts.get(uid) ?? 1) - 1;
+        if (n <= 0) this.counts.delete(uid);
+        else this.counts.set(uid, n);
+      },
+    };
   }
-  if (held + 1 > max) {
-    store.remove(own);
-    return null;
+
+  get total(): number {
+    let n = 0;
+    for (const c of this.counts.values()) n += c;
+    return n;
   }
-  return { release: () => store.remove(own) };
 }

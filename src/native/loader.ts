@@ -28,6 +28,9 @@ export const NATIVE_EXPORTS = [
   'setDumpable',
   'setNoNewPrivs',
   'execve',
+  'peerCredentials',
+  'receiveWithFds',
+  'pidfdExited',
 ] as const satisfies readonly (keyof Native)[];
 const _allExportsListed: [Exclude<keyof Native, (typeof NATIVE_EXPORTS)[number]>] extends [never] ? true : false = true;
 void _allExportsListed;

@@ -1,5 +1,5 @@
 /**
- * The surface of ssc_native.node (native/addon/credentials.cc), typed once.
+ * The surface of ssc_native.node (native/addon/credentials.cc and peer.cc), typed once.
  *
  * Obtain it with loadNative() from ./loader.js; prefer the wrappers in ./index.js, which
  * validate arguments in TypeScript before anything crosses into C++ (the addon checks them
@@ -64,6 +64,16 @@ export interface Native {
   setCloexec(fd: number): void;
   /** fcntl(F_GET_SEALS): a mask of F_SEAL_* (see SEAL in ./index.js). EINVAL on a non-memfd. */
   getSeals(fd: number): number;
+  /** getsockopt(SO_PEERCRED): the connecting process and its ids when it connected. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /**
+   * One recvmsg (MSG_DONTWAIT, MSG_CMSG_CLOEXEC) of up to 64 bytes and 16 descriptors: null
+   * when nothing has arrived yet; empty data when the peer closed. Throws (having closed them)
+   * when descriptors came with truncated control data.
+   */
+  receiveWithFds(fd: number): { data: Buffer; fds: number[] } | null;
+  /** Whether the process behind a pidfd has exited (poll readable). */
+  pidfdExited(pidfd: number): boolean;
   /** PR_SET_DUMPABLE, read back. */
   setDumpable(dumpable: boolean): void;
   /** PR_SET_NO_NEW_PRIVS 1 (irreversible), read back. */

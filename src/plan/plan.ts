@@ -177,6 +177,8 @@ export interface PlanInput {
    * caller runs in one: the unit then ends with the session, as at logout.
    */
   sessionScope?: string | null;
+  /** For --wait: the descriptors of the caller's stdin, stdout and stderr in the process that calls systemd. */
+  stdio?: readonly [number, number, number];
 }
 
 /** logind's session IDs: letters and digits only (session_id_valid() in systemd). */
@@ -206,17 +208,17 @@ function limitProps(profile: Profile, host: HostFacts): UnitProperty[] {
 }
 
 /** For --wait: the program's stdin, stdout and stderr are ssc's own (passed as fds). */
-function stdioProps(request: LaunchRequest): UnitProperty[] {
+function stdioProps(request: LaunchRequest, [stdin, stdout, stderr]: readonly [number, number, number] = [0, 1, 2]): UnitProperty[] {
   if (request.stdio !== 'inherit') return [];
   return [
-    ['StandardInputFileDescriptor', 0],
-    ['StandardOutputFileDescriptor', 1],
-    ['StandardErrorFileDescriptor', 2],
+    ['StandardInputFileDescriptor', stdin],
+    ['StandardOutputFileDescriptor', stdout],
+    ['StandardErrorFileDescriptor', stderr],
   ];
 }
 
 /** The exact properties of the transient service. Nothing else reaches systemd. */
-export function planService({ request, caller, host, environmentFile, sessionScope = null }: PlanInput): UnitProperty[] {
+export function planService({ request, caller, host, environmentFile, sessionScope = null, stdio }: PlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (!Number.isInteger(caller.uid) || caller.uid < 0 || !Number.isInteger(caller.gid) || caller.gid < 0)
     throw new RequestError('invalid caller ids');
@@ -254,7 +256,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     props.push(['BindsTo', [sessionScope]]);
     props.push(['After', [sessionScope]]);
   }
-  props.push(...stdioProps(request));
+  props.push(...stdioProps(request, stdio));
   // Keep the unit (and its result) until the broker has read it, even if it fails at once.
   props.push(['AddRef', true]);
   return props;

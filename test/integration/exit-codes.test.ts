@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed } from '../bed/index.js';
 import { SSC_BIN } from '../bed/users.js';
@@ -62,7 +62,14 @@ describe.skipIf(skip)(`exit codes, like env and docker run${skip ? ` (skipped: $
   });
 
   it('125 with one line when there is no system bus', async () => {
-    // A private mount namespace whose /run/dbus is empty: no bus socket for the front end nor the broker.
+    // An empty /run/dbus for the broker service (a runtime drop-in) and, through a private
+    // mount namespace, for the front end: no bus socket for either.
+    await bed.sh(
+      'mkdir -p /run/systemd/system/ssc-broker.service.d && printf "[Service]\\nTemporaryFileSystem=/run/dbus\\n" > /run/systemd/system/ssc-broker.service.d/no-bus.conf && systemctl daemon-reload && systemctl stop ssc-broker.service',
+    );
+    onTestFinished(async () => {
+      await bed.sh('rm -rf /run/systemd/system/ssc-broker.service.d && systemctl daemon-reload && systemctl stop ssc-broker.service');
+    });
     for (const mode of [['--no-tty'], ['--no-tty', '--wait']]) {
       const r = await bed.run([
         'unshare',

@@ -1,0 +1,150 @@
+/**
+ * The broker is a systemd service behind a root-only socket (issue 13): what
+ * reaches it, who it serves, and what a caller can do to it. Stand-in
+ * launchers (test/bed/fake-launcher.py, run as root with the caller's real uid,
+ * as the setuid launcher is before its drop) do on purpose what the launcher
+ * never does; each refusal has its control, the same steps done right.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bed } from '../bed/bed.js';
+import { bedSkipReason, getBed } from '../bed/index.js';
+import { REPO_ROOT } from '../bed/local.js';
+import { SSC_BIN, TEST_USERS } from '../bed/users.js';
+
+const skip = bedSkipReason();
+const alice = TEST_USERS.sscalice;
+const bob = TEST_USERS.sscbob;
+const FAKE = `${REPO_ROOT}/test/bed/fake-launcher.py`;
+
+describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let bed: Bed;
+  beforeAll(() => {
+    bed = getBed();
+  });
+  afterAll(async () => {
+    await bed.sh('pkill -f fake-launcher.py; systemctl reset-failed; true');
+  });
+
+  const fake = (mode: string, ...args: string[]) => bed.run(['/usr/bin/python3', FAKE, String(alice.uid), String(alice.gid), mode, ...args], { timeoutMs: 60_000 });
+  const brokerPid = async () => Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
+  const launch = (user: 'sscalice' | 'sscbob', ...cmd: string[]) => bed.run([SSC_BIN, '--no-tty', '--wait', ...cmd], { user });
+
+  it('runs where systemd puts it: none of the caller\'s process state reaches the root broker', async () => {
+    // Odd values for what a child inherits, set by sscalice around her ssc; the program reports
+    // them too, which shows they were really set (the control: a broker forked by the launcher,
+    // as before, had them all).
+    const odd =
+      'ulimit -n 1000; ulimit -c 0; umask 0007; cd /tmp; echo 700 > /proc/self/oom_score_adj; ' +
+      `exec nice -n 7 taskset -c 0 ionice -c 3 sh -c 'cat /proc/self/oom_score_adj; nice; exec ${SSC_BIN} --no-tty --wait true'`;
+    const r = await bed.run(['sh', '-c', odd], { user: 'sscalice' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const pid = await brokerPid();
+    expect(pid).toBeGreaterThan(1);
+    const read = async (f: string) => (await bed.run(['cat', `/proc/${pid}/${f}`])).stdout;
+    const stat = (await read('stat')).split(') ')[1]!.split(' ');
+    expect(Number(stat[16])).toBe(0); // nice (field 19)
+    expect(await read('oom_score_adj')).toBe('0\n');
+    expect((await read('cgroup')).split('\n').filter((l) => l.endsWith('.service')).every((l) => l.endsWith('/system.slice/ssc-broker.service'))).toBe(true);
+    expect((await read('cgroup'))).not.toMatch(/user\.slice|session-/);
+    expect((await bed.run(['readlink', `/proc/${pid}/cwd`])).stdout.trim()).toBe('/');
+    const status = await read('status');
+    expect(/^Uid:\s+0\s+0\s+0\s+0$/m.test(status)).toBe(true);
+    expect(/^SigBlk:\s+0+$/m.test(status)).toBe(true);
+    expect(/^Cpus_allowed_list:\s+(.*)$/m.exec(status)?.[1]).not.toBe('0');
+    expect((await read('limits'))).toMatch(/Max open files\s+8192\s+8192/);
+    expect((await bed.run(['ionice', '-p', String(pid)])).stdout).not.toMatch(/idle/);
+    // The control: the same state was real in the process that became ssc.
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['700', '7']);
+  });
+
+  it('serves a launcher whose hello is right, and refuses one whose hand-off claims other ids than its real ones', async () => {
+    const good = await fake('serve');
+    expect(JSON.parse(good.stdout)).toMatchObject({ ok: false, kind: 'request' }); // served: "not json" was read and refused
+    const bad = await fake('wrong-ids');
+    expect(['closed without a reply', 'reset']).toContain(JSON.parse(bad.stdout));
+    const journal = await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', 'ssc-broker.service']);
+    expect(journal.stdout).toMatch(/refused a connection from PID \d+: the hand-off's ids are not the launcher's/);
+  });
+
+  it('refuses a hello without descriptors, and closes descriptors sent after the hello', async () => {
+    expect(JSON.parse((await fake('no-fds')).stdout)).toBe('closed without a reply');
+    // The control: a pipe end sent in the hello (as stdin) is held while the connection is served.
+    expect((await fake('hello-stdin')).stdout.trim()).toBe('a reader holds the pipe');
+    expect((await fake('late-fds')).stdout.trim()).toBe('no reader holds the pipe');
+  });
+
+  it('only root can connect: the socket is root-only', async () => {
+    const py = "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/ssc-broker.sock'); print('connected')";
+    const asBob = await bed.run(['/usr/bin/python3', '-c', py], { user: 'sscbob' });
+    expect(asBob.stderr).toMatch(/PermissionError/);
+    expect((await bed.run(['/usr/bin/python3', '-c', py])).stdout).toBe('connected\n'); // the control: root can
+  });
+
+  it('a connection that sends nothing is closed within its deadline and delays no other user', async () => {
+    const silent = fake('silent');
+    await new Promise((r) => setTimeout(r, 300));
+    const other = await launch('sscbob', 'true');
+    expect(other.code).toBe(0);
+    expect((await silent).stdout).toMatch(/^closed after [1-3] s$/m);
+  });
+
+  it('a launcher that died before "start" gets no scope: its PID might be another process by then', async () => {
+    const scope = (unit: string) =>
+      JSON.stringify({ kind: 'scope', profile: 'relaxed', unit, execPath: '/bin/true', argv: ['true'], cwd: '/', environment: [], stdio: 'journal' });
+    const gone = await fake('scope-gone', scope('app-ssc-true-00000000000000b1.scope'));
+    expect(gone.stdout).toMatch(/"ok": false/);
+    expect(gone.stdout).toMatch(/gone/);
+    expect((await bed.run(['systemctl', 'list-units', '--all', '--no-legend', 'app-ssc-true-00000000000000b1.scope'])).stdout).toBe('');
+    // The control: alive, the same request gets its scope.
+    const alive = await fake('scope-alive', scope('app-ssc-true-00000000000000b2.scope'));
+    expect(JSON.parse(alive.stdout)).toEqual({ ok: true, unit: 'app-ssc-true-00000000000000b2.scope' });
+  });
+
+  it('one user connecting as fast as it can neither fails the socket or the service nor keeps another user out', async () => {
+    const flood = await Promise.all([fake('flood', '1000'), fake('flood', '1000')]);
+    for (const f of flood) expect(f.stdout).toBe('flooded\n');
+    expect((await bed.run(['systemctl', 'is-failed', 'ssc-broker.socket', 'ssc-broker.service'])).stdout).not.toMatch(/failed/);
+    expect((await launch('sscbob', 'true')).code).toBe(0);
+    expect((await launch('sscalice', 'true')).code).toBe(0);
+  });
+
+  it('a user holding the cap of starts in progress is refused in one line; another user is not', async () => {
+    await bed.sh(`for i in $(seq 1 16); do /usr/bin/python3 ${FAKE} ${alice.uid} ${alice.gid} hold >/dev/null 2>&1 & done`);
+    try {
+      // All sixteen connected and said "launch".
+      for (let i = 0; i < 100; i++) {
+        if ((await bed.sh('ss -x state connected src /run/ssc-broker.sock | tail -n +2 | wc -l')).stdout.trim() === '16') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = await launch('sscalice', 'true');
+      expect(r.code).toBe(125);
+      expect(r.stderr).toBe('ssc: you already have 16 ssc starts in progress; wait for them to finish\n');
+      expect((await launch('sscbob', 'true')).code).toBe(0);
+    } finally {
+      await bed.sh('pkill -f "fake-launcher.py .* hold"; true');
+    }
+    // The count went with the connections.
+    for (let i = 0; i < 50; i++) {
+      if ((await launch('sscalice', 'true')).code === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect.unreachable('sscalice stayed refused after her connections closed');
+  });
+
+  it('a missing socket is one line and exit 125', async () => {
+    await bed.run(['systemctl', 'stop', 'ssc-broker.socket', 'ssc-broker.service']);
+    try {
+      const r = await launch('sscalice', 'true');
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^ssc: cannot reach the ssc broker at \/run\/ssc-broker\.sock \(is ssc-broker\.socket enabled\? .*\): Connection refused\n$/);
+      await bed.run(['rm', '-f', '/run/ssc-broker.sock']);
+      const gone = await launch('sscalice', 'true');
+      expect(gone.code).toBe(125);
+      expect(gone.stderr).toMatch(/^ssc: cannot reach the ssc broker .*: No such file or directory\n$/);
+    } finally {
+      await bed.run(['systemctl', 'start', 'ssc-broker.socket']);
+    }
+    expect((await launch('sscalice', 'true')).code).toBe(0);
+  });
+});
