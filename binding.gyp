@@ -24,7 +24,18 @@
     {
       "target_name": "ssc-launcher",
       "type": "executable",
-      "sources": ["native/launcher/launcher.c"],
+      "sources": [
+        "native/common/die.c",
+        "native/launcher/main.c",
+        "native/launcher/caller.c",
+        "native/launcher/limits.c",
+        "native/launcher/trust.c",
+        "native/launcher/handoff.c",
+        "native/launcher/drop.c",
+        "native/launcher/spawn.c",
+        "native/launcher/front_end.c",
+        "native/launcher/private_tmp.c"
+      ],
       "defines": [
         "SSC_LIBDIR=\"<(ssc_libdir)\"",
         "SSC_NODE=\"<(ssc_node)\""
