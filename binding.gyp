@@ -24,7 +24,18 @@
     {
       "target_name": "ssc-launcher",
       "type": "executable",
-      "sources": ["native/launcher/launcher.c"],
+      "sources": [
+        "native/common/die.c",
+        "native/launcher/main.c",
+        "native/launcher/caller.c",
+        "native/launcher/limits.c",
+        "native/launcher/trust.c",
+        "native/launcher/handoff.c",
+        "native/launcher/drop.c",
+        "native/launcher/connect.c",
+        "native/launcher/front_end.c",
+        "native/launcher/private_tmp.c"
+      ],
       "defines": [
         "SSC_LIBDIR=\"<(ssc_libdir)\"",
         "SSC_NODE=\"<(ssc_node)\""
@@ -40,7 +51,7 @@
       # Terminal mode's supervisor: not setuid; run by the front end as the caller.
       "target_name": "ssc-tab",
       "type": "executable",
-      "sources": ["native/tab/tab.c"],
+      "sources": ["native/common/die.c", "native/tab/tab.c"],
       "cflags!": ["-O3"],
       "ldflags!": ["-rdynamic"],
       "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],

@@ -133,4 +133,3 @@ export async function sendLast(sock: Socket, frames: FrameReader, data: string, 
     sock.destroy();
   }
 }
-

@@ -9,7 +9,6 @@
 
 namespace ssc_addon {
 
-
 void ThrowErrno(Napi::Env env, const char *syscall, int errsv, const std::string &detail) {
   std::string message = syscall;
   if (!detail.empty())
@@ -70,26 +69,6 @@ bool GetFd(Napi::Env env, Napi::Value value, const std::string &what, int *out) 
   if (!GetInteger(env, value, what, INT_MAX, &v))
     return false;
   *out = static_cast<int>(v);
-  return true;
-}
-
-bool GetIdArray(Napi::Env env, Napi::Value value, const std::string &what,
-                std::vector<gid_t> *out) {
-  if (!value.IsArray()) {
-    ThrowType(env, what + " must be an array of ids");
-    return false;
-  }
-  Napi::Array array = value.As<Napi::Array>();
-  if (array.Length() > NGROUPS_MAX) {
-    ThrowType(env, what + " has more than " + std::to_string(NGROUPS_MAX) + " entries");
-    return false;
-  }
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    uint32_t id = 0;
-    if (!GetId(env, array.Get(i), what + "[" + std::to_string(i) + "]", &id))
-      return false;
-    out->push_back(id);
-  }
   return true;
 }
 

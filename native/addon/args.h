@@ -28,12 +28,9 @@ void ThrowMismatch(Napi::Env env, const std::string &message);
 
 bool CheckArgc(const Napi::CallbackInfo &info, size_t want, const char *usage);
 /* An integer in [0, max]. */
-bool GetInteger(Napi::Env env, Napi::Value value, const std::string &what, double max,
-                double *out);
+bool GetInteger(Napi::Env env, Napi::Value value, const std::string &what, double max, double *out);
 bool GetId(Napi::Env env, Napi::Value value, const std::string &what, uint32_t *out);
 bool GetFd(Napi::Env env, Napi::Value value, const std::string &what, int *out);
-bool GetIdArray(Napi::Env env, Napi::Value value, const std::string &what,
-                std::vector<gid_t> *out);
 /* A string (taken as UTF-8) or a Uint8Array (taken as bytes), without NUL bytes. */
 bool GetBytes(Napi::Env env, Napi::Value value, const std::string &what, std::string *out);
 bool GetBytesArray(Napi::Env env, Napi::Value value, const std::string &what,

@@ -2,7 +2,7 @@
  * ssc_native: the few process-credential and exec primitives Node does not offer.
  *
  * Sections (errors and argument checks are shared, in args.h; the socket side is peer.cc):
- *   2. credentials   getCredentials, dropPrivileges
+ *   2. credentials   getCredentials
  *   3. user database lookupUser, groupList
  *   4. fds and flags setCloexec, getSeals, setDumpable, setNoNewPrivs
  *   5. exec          execve
@@ -12,9 +12,6 @@
  * arguments before calling in, and every export checks them again here. A failing system
  * call throws an Error "<syscall>: <strerror>" with .code (errno name, e.g. 'EPERM'),
  * .errno (the positive errno value) and .syscall.
- *
- * Credential changes go through glibc (setgroups, setresgid, setresuid) rather than raw
- * syscalls: glibc applies them to every thread of the process, and Node has many.
  */
 #include <napi.h>
 
@@ -27,8 +24,6 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -115,57 +110,6 @@ Napi::Value GetCredentials(const Napi::CallbackInfo &info) {
   if (!CheckArgc(info, 0, "getCredentials()"))
     return info.Env().Undefined();
   return CredentialsObject(info.Env());
-}
-
-/* Drops to uid/gid/groups for good, then proves it: the kernel must report exactly those ids
- * and, for a non-root uid, regaining root must fail. If it does not fail the process holds
- * root again in a state nobody planned for; an exception could be caught and ignored, so
- * that one case aborts. */
-Napi::Value DropPrivileges(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (!CheckArgc(info, 3, "dropPrivileges(uid, gid, groups)"))
-    return env.Undefined();
-  uint32_t uid = 0, gid = 0;
-  std::vector<gid_t> groups;
-  if (!GetId(env, info[0], "uid", &uid) || !GetId(env, info[1], "gid", &gid) ||
-      !GetIdArray(env, info[2], "groups", &groups))
-    return env.Undefined();
-
-  if (setgroups(groups.size(), groups.data()) == -1) {
-    ThrowErrno(env, "setgroups", errno);
-    return env.Undefined();
-  }
-  if (setresgid(gid, gid, gid) == -1) {
-    ThrowErrno(env, "setresgid", errno);
-    return env.Undefined();
-  }
-  if (setresuid(uid, uid, uid) == -1) {
-    ThrowErrno(env, "setresuid", errno);
-    return env.Undefined();
-  }
-
-  Ids ids;
-  if (!ReadIds(env, &ids))
-    return env.Undefined();
-  std::sort(groups.begin(), groups.end());
-  if (ids.ruid != uid || ids.euid != uid || ids.suid != uid || ids.rgid != gid || ids.egid != gid ||
-      ids.sgid != gid || ids.groups != groups) {
-    ThrowMismatch(env, "dropPrivileges: the kernel reports other ids than the ones set");
-    return env.Undefined();
-  }
-  if (uid != 0 && setresuid(static_cast<uid_t>(-1), 0, static_cast<uid_t>(-1)) != -1) {
-    fprintf(stderr, "ssc: dropPrivileges: could regain uid 0 after dropping it\n");
-    abort();
-  }
-  if (uid != 0 && gid != 0 && setresgid(static_cast<gid_t>(-1), 0, static_cast<gid_t>(-1)) != -1) {
-    fprintf(stderr, "ssc: dropPrivileges: could regain gid 0 after dropping it\n");
-    abort();
-  }
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
-    ThrowErrno(env, "prctl", errno, "PR_SET_DUMPABLE");
-    return env.Undefined();
-  }
-  return CredentialsObject(env);
 }
 
 /* ---- 3. user database ---- */
@@ -419,7 +363,6 @@ Napi::Value Execve(const Napi::CallbackInfo &info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getCredentials", Napi::Function::New(env, GetCredentials, "getCredentials"));
-  exports.Set("dropPrivileges", Napi::Function::New(env, DropPrivileges, "dropPrivileges"));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
   exports.Set("groupList", Napi::Function::New(env, GroupList, "groupList"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));

@@ -25,10 +25,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -37,7 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_FAILED 125
+#include "../common/die.h"
+
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND 127
 /* How long the rest of the scope gets between SIGTERM and SIGKILL. */
@@ -50,21 +49,6 @@ static const int ignored_signals[] = {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU
 static const int forwarded_signals[] = {SIGHUP, SIGTERM};
 
 static volatile sig_atomic_t pending_signal;
-
-/* ---- diagnostics: one line "ssc: ..." on stderr ---- */
-
-__attribute__((noreturn, format(printf, 2, 3))) static void die(int status, const char *fmt, ...) {
-  int errsv = errno;
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("ssc: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  if (errsv != 0)
-    fprintf(stderr, ": %s", strerror(errsv));
-  fputc('\n', stderr);
-  _exit(status);
-}
 
 /* ---- the scope: this process's cgroup, if it is an ssc scope ---- */
 
@@ -158,12 +142,12 @@ static void set_signals(bool child) {
   for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++) {
     sa.sa_handler = child ? SIG_DFL : SIG_IGN;
     if (sigaction(ignored_signals[i], &sa, NULL) != 0)
-      die(EXIT_FAILED, "sigaction");
+      die_with_error("sigaction");
   }
   for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++) {
     sa.sa_handler = child ? SIG_DFL : on_forwarded;
     if (sigaction(forwarded_signals[i], &sa, NULL) != 0)
-      die(EXIT_FAILED, "sigaction");
+      die_with_error("sigaction");
   }
 }
 
@@ -175,7 +159,7 @@ extern char **environ;
 static void environment_to_fd3(void) {
   int fd = memfd_create("ssc-environment", 0);
   if (fd < 0)
-    die(EXIT_FAILED, "memfd_create");
+    die_with_error("memfd_create");
   for (char **e = environ; *e != NULL; e++) {
     size_t len = strlen(*e) + 1;
     for (size_t off = 0; off < len;) {
@@ -183,29 +167,27 @@ static void environment_to_fd3(void) {
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
-        die(EXIT_FAILED, "write environment");
+        die_with_error("write environment");
       off += (size_t)n;
     }
   }
   if (fd != 3 && dup2(fd, 3) != 3)
-    die(EXIT_FAILED, "dup2");
+    die_with_error("dup2");
   if (fd != 3 && close(fd) != 0)
-    die(EXIT_FAILED, "close");
+    die_with_error("close");
 }
 
 __attribute__((noreturn)) static void exec_with_private_tmp(const char *launcher, char **program) {
   size_t n = 0;
   while (program[n] != NULL)
     n++;
-  char **argv = calloc(n + 2, sizeof(char *));
-  if (argv == NULL)
-    die(EXIT_FAILED, "calloc");
+  char **argv = xcalloc(n + 2, sizeof(char *));
   argv[0] = "ssc-private-tmp";
   memcpy(argv + 1, program, n * sizeof(char *));
   environment_to_fd3();
   char *no_env[] = {NULL};
   execve(launcher, argv, no_env);
-  die(EXIT_FAILED, "cannot run %s", launcher);
+  die_with_error("cannot run %s", launcher);
 }
 
 /* ---- main ---- */
@@ -218,21 +200,22 @@ int main(int argc, char **argv) {
     argc -= 2;
   }
   if (argc < 3)
-    die(EXIT_FAILED, "usage: ssc-tab [--private-tmp LAUNCHER] PATH ARGV0 [ARGS...] (started by "
-                     "ssc, not by hand)");
+    die("usage: ssc-tab [--private-tmp LAUNCHER] PATH ARGV0 [ARGS...] (started by ssc, not by "
+        "hand)");
   struct termios modes;
   bool have_modes = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &modes) == 0;
 
   set_signals(false);
   pid_t child = fork();
   if (child < 0)
-    die(EXIT_FAILED, "fork");
+    die_with_error("fork");
   if (child == 0) {
     set_signals(true);
     if (launcher != NULL)
       exec_with_private_tmp(launcher, argv + 1);
     execv(argv[1], argv + 2);
-    die(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE, "cannot run %s", argv[1]);
+    die_with_error_status(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE, "cannot run %s",
+                          argv[1]);
   }
 
   int status = 0;
@@ -245,7 +228,7 @@ int main(int argc, char **argv) {
     if (r == child)
       break;
     if (r < 0 && errno != EINTR)
-      die(EXIT_FAILED, "waitpid");
+      die_with_error("waitpid");
   }
   end_scope();
   if (have_modes)

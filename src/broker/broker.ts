@@ -14,7 +14,7 @@ import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync
 import { availableParallelism } from 'node:os';
 import type { HandoffHeader } from '../handoff.js';
 import type { Socket } from 'node:net';
-import { FrameReader, LAUNCH, sendLast, START, type BrokerReply } from '../ipc.js';
+import { LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';

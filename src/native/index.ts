@@ -15,8 +15,6 @@ export { ADDON_FILE, loadNative, loadNativeFrom, nativeCandidates, NativeLoadErr
 
 /** The largest uid/gid accepted: (uid_t)-1 means "leave unchanged" to the set*id calls. */
 export const MAX_ID = 0xfffffffe;
-/** The kernel's NGROUPS_MAX. */
-export const MAX_GROUPS = 65536;
 const MAX_FD = 0x7fffffff;
 
 /** F_SEAL_* bits as returned by getSeals. */
@@ -73,12 +71,6 @@ function checkInteger(fn: string, name: string, value: unknown, max: number): nu
 const checkId = (fn: string, name: string, value: unknown) => checkInteger(fn, name, value, MAX_ID);
 const checkFd = (fn: string, name: string, value: unknown) => checkInteger(fn, name, value, MAX_FD);
 
-function checkIds(fn: string, name: string, value: unknown): number[] {
-  if (!Array.isArray(value)) throw typeError(fn, `${name} must be an array of ids`, value);
-  if (value.length > MAX_GROUPS) throw rangeError(fn, `${name} must have at most ${MAX_GROUPS} entries`, value.length);
-  return value.map((id, i) => checkId(fn, `${name}[${i}]`, id));
-}
-
 function checkExecArg(fn: string, name: string, value: unknown): ExecArg {
   if (typeof value === 'string') {
     if (value.includes('\0')) throw valueError(fn, `${name} contains a NUL character`);
@@ -100,15 +92,6 @@ function checkExecArgs(fn: string, name: string, value: unknown): ExecArg[] {
 
 export function getCredentials(): Credentials {
   return native().getCredentials();
-}
-
-/** See Native.dropPrivileges: for good, verified; treat a throw as fatal. */
-export function dropPrivileges(uid: number, gid: number, groups: readonly number[]): Credentials {
-  const fn = 'dropPrivileges';
-  const u = checkId(fn, 'uid', uid);
-  const g = checkId(fn, 'gid', gid);
-  const gs = checkIds(fn, 'groups', groups);
-  return native().dropPrivileges(u, g, gs);
 }
 
 export function lookupUser(uid: number): UserEntry | null {

@@ -20,7 +20,6 @@ export const ADDON_FILE = 'ssc_native.node';
 /** Every function the addon must export; the assertion below keeps it in step with Native. */
 export const NATIVE_EXPORTS = [
   'getCredentials',
-  'dropPrivileges',
   'lookupUser',
   'groupList',
   'setCloexec',

@@ -49,14 +49,6 @@ export type ExecArg = string | Uint8Array;
 
 export interface Native {
   getCredentials(): Credentials;
-  /**
-   * setgroups(groups), setresgid(gid x3), setresuid(uid x3) through glibc (so every thread of
-   * the process changes), then reads the ids back and, for uid != 0, checks that regaining
-   * root fails (if it does not, the process aborts rather than throw); finally
-   * PR_SET_DUMPABLE 0. Throws on any failure or mismatch ('ERR_SSC_CREDENTIALS_MISMATCH');
-   * treat a throw as fatal: the process may be half-changed.
-   */
-  dropPrivileges(uid: number, gid: number, groups: readonly number[]): Credentials;
   /** null when the user database has no entry for uid. */
   lookupUser(uid: number): UserEntry | null;
   /** getgrouplist(name, gid): the user's groups from the database, gid included. */
@@ -74,9 +66,9 @@ export interface Native {
   receiveWithFds(fd: number): { data: Buffer; fds: number[] } | null;
   /** Whether the process behind a pidfd has exited (poll readable). */
   pidfdExited(pidfd: number): boolean;
-  /** PR_SET_DUMPABLE, read back. */
+  /** PR_SET_DUMPABLE, read back; a mismatch throws 'ERR_SSC_CREDENTIALS_MISMATCH'. */
   setDumpable(dumpable: boolean): void;
-  /** PR_SET_NO_NEW_PRIVS 1 (irreversible), read back. */
+  /** PR_SET_NO_NEW_PRIVS 1 (irreversible), read back; a mismatch throws 'ERR_SSC_CREDENTIALS_MISMATCH'. */
   setNoNewPrivs(): void;
   /**
    * Replaces the process. First the calling thread's signal mask is emptied, every signal

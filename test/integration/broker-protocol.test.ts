@@ -82,7 +82,15 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
       env: [],
       cwd: Buffer.from('/'),
     });
-    const r = await bed.run(['/usr/bin/python3', '-c', STANDIN, handoff.toString('hex'), toBroker.toString('hex'), String(alice.uid), String(alice.gid)]);
+    const r = await bed.run([
+      '/usr/bin/python3',
+      '-c',
+      STANDIN,
+      handoff.toString('hex'),
+      toBroker.toString('hex'),
+      String(alice.uid),
+      String(alice.gid),
+    ]);
     expect(r.stderr).toBe('');
     const replyHex = /^reply=([0-9a-f]*)$/m.exec(r.stdout)?.[1];
     const units = await bed.run(['systemctl', 'list-units', '--all', '--no-legend', '--plain', unit]);

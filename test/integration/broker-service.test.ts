@@ -13,7 +13,6 @@ import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
-const bob = TEST_USERS.sscbob;
 const FAKE = `${REPO_ROOT}/test/bed/fake-launcher.py`;
 
 describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -25,11 +24,12 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     await bed.sh('pkill -f fake-launcher.py; systemctl reset-failed; true');
   });
 
-  const fake = (mode: string, ...args: string[]) => bed.run(['/usr/bin/python3', FAKE, String(alice.uid), String(alice.gid), mode, ...args], { timeoutMs: 60_000 });
+  const fake = (mode: string, ...args: string[]) =>
+    bed.run(['/usr/bin/python3', FAKE, String(alice.uid), String(alice.gid), mode, ...args], { timeoutMs: 60_000 });
   const brokerPid = async () => Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
   const launch = (user: 'sscalice' | 'sscbob', ...cmd: string[]) => bed.run([SSC_BIN, '--no-tty', '--wait', ...cmd], { user });
 
-  it('runs where systemd puts it: none of the caller\'s process state reaches the root broker', async () => {
+  it("runs where systemd puts it: none of the caller's process state reaches the root broker", async () => {
     // Odd values for what a child inherits, set by sscalice around her ssc; the program reports
     // them too, which shows they were really set (the control: a broker forked by the launcher,
     // as before, had them all).
@@ -45,14 +45,19 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     const stat = (await read('stat')).split(') ')[1]!.split(' ');
     expect(Number(stat[16])).toBe(0); // nice (field 19)
     expect(await read('oom_score_adj')).toBe('0\n');
-    expect((await read('cgroup')).split('\n').filter((l) => l.endsWith('.service')).every((l) => l.endsWith('/system.slice/ssc-broker.service'))).toBe(true);
-    expect((await read('cgroup'))).not.toMatch(/user\.slice|session-/);
+    expect(
+      (await read('cgroup'))
+        .split('\n')
+        .filter((l) => l.endsWith('.service'))
+        .every((l) => l.endsWith('/system.slice/ssc-broker.service')),
+    ).toBe(true);
+    expect(await read('cgroup')).not.toMatch(/user\.slice|session-/);
     expect((await bed.run(['readlink', `/proc/${pid}/cwd`])).stdout.trim()).toBe('/');
     const status = await read('status');
     expect(/^Uid:\s+0\s+0\s+0\s+0$/m.test(status)).toBe(true);
     expect(/^SigBlk:\s+0+$/m.test(status)).toBe(true);
     expect(/^Cpus_allowed_list:\s+(.*)$/m.exec(status)?.[1]).not.toBe('0');
-    expect((await read('limits'))).toMatch(/Max open files\s+8192\s+8192/);
+    expect(await read('limits')).toMatch(/Max open files\s+8192\s+8192/);
     expect((await bed.run(['ionice', '-p', String(pid)])).stdout).not.toMatch(/idle/);
     // The control: the same state was real in the process that became ssc.
     expect(r.stdout.split('\n').slice(0, 2)).toEqual(['700', '7']);
@@ -91,7 +96,16 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
 
   it('a launcher that died before "start" gets no scope: its PID might be another process by then', async () => {
     const scope = (unit: string) =>
-      JSON.stringify({ kind: 'scope', profile: 'relaxed', unit, execPath: '/bin/true', argv: ['true'], cwd: '/', environment: [], stdio: 'journal' });
+      JSON.stringify({
+        kind: 'scope',
+        profile: 'relaxed',
+        unit,
+        execPath: '/bin/true',
+        argv: ['true'],
+        cwd: '/',
+        environment: [],
+        stdio: 'journal',
+      });
     const gone = await fake('scope-gone', scope('app-ssc-true-00000000000000b1.scope'));
     expect(gone.stdout).toMatch(/"ok": false/);
     expect(gone.stdout).toMatch(/gone/);
@@ -137,7 +151,9 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     try {
       const r = await launch('sscalice', 'true');
       expect(r.code).toBe(125);
-      expect(r.stderr).toMatch(/^ssc: cannot reach the ssc broker at \/run\/ssc-broker\.sock \(is ssc-broker\.socket enabled\? .*\): Connection refused\n$/);
+      expect(r.stderr).toMatch(
+        /^ssc: cannot reach the ssc broker at \/run\/ssc-broker\.sock \(is ssc-broker\.socket enabled\? .*\): Connection refused\n$/,
+      );
       await bed.run(['rm', '-f', '/run/ssc-broker.sock']);
       const gone = await launch('sscalice', 'true');
       expect(gone.code).toBe(125);

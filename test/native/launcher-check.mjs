@@ -2,7 +2,7 @@
 // private mount namespace: everything lives on a tmpfs mounted over $SSC_CHECK_BASE (default
 // /mnt) that vanishes with the namespace, so nothing is left on the host.
 //
-// It compiles native/launcher/launcher.c with SSC_LIBDIR=<base>/lib and SSC_NODE=<base>/bin/node
+// It compiles native/launcher/*.c and native/common/*.c with SSC_LIBDIR=<base>/lib and SSC_NODE=<base>/bin/node
 // (a symlink to the real node), installs it root:root 4755 beside stand-in ssc.js/broker.js
 // (standin.mjs) and runs it as uid 65534 in several situations. Output is TAP-like; exit 1 on
 // any failure.
@@ -61,6 +61,14 @@ const cflags = sanitize
   ? ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-fPIE', '-pie']
   : ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-O2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie'];
 if (sanitize) console.log('# launcher built with -fsanitize=address,undefined');
+// Every C file of the launcher and of what it shares with ssc-tab (binding.gyp's ssc-launcher target).
+const launcherSources = ['native/launcher', 'native/common'].flatMap((dir) =>
+  fs
+    .readdirSync(path.join(repo, dir))
+    .filter((f) => f.endsWith('.c'))
+    .sort()
+    .map((f) => path.join(repo, dir, f)),
+);
 run('gcc', [
   ...cflags,
   '-Wl,-z,relro,-z,now',
@@ -68,7 +76,7 @@ run('gcc', [
   `-DSSC_NODE="${base}/bin/node"`,
   '-o',
   bin,
-  path.join(repo, 'native/launcher/launcher.c'),
+  ...launcherSources,
 ]);
 fs.chmodSync(bin, 0o4755);
 fs.copyFileSync(bin, `${base}/bin/ssc-nosuid`);

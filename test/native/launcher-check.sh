@@ -5,7 +5,7 @@
 #
 # Runs launcher-check.mjs in a private mount namespace (unshare --mount): it mounts a tmpfs
 # over SSC_CHECK_BASE (default /mnt, which must be root-owned and not group/other-writable,
-# like every directory above it), builds native/launcher/launcher.c there with gcc, installs
+# like every directory above it), builds native/launcher/ there with gcc, installs
 # it setuid root beside stand-in Node entries, and runs it as uid 65534. The tmpfs goes away
 # with the namespace. Needs: root, gcc, node, unshare and setpriv (util-linux).
 set -eu
