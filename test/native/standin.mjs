@@ -1,14 +1,13 @@
-// Stand-in for ssc.js / broker.js used by launcher-check.mjs: it reports what the launcher
-// gave it (ids, fds, environment, limits, the raw hand-off) as JSON in ../out/<role>.json.
-// The front end pings the broker over fd 4; the broker answers after reading its own fd 3,
-// so both read the hand-off with read() from their own offset, front end first.
+// Stand-in for the front end (ssc.js) used by launcher-check.mjs: it reports what the launcher
+// gave it (ids, fds, environment, limits, the raw hand-off) as JSON in ../out/<role>.json, and
+// pings the stand-in broker (standin-broker.py) over the connection on fd 4.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const __dirname = path.dirname(fileURLToPath(import.meta.url));
 
-const role = (path.basename(__dirname) === 'dev-lib' ? 'dev-' : '') + (process.argv0 === 'ssc-broker' ? 'broker' : 'front');
+const role = (path.basename(__dirname) === 'dev-lib' ? 'dev-' : '') + 'front';
 const out = path.join(__dirname, '..', 'out');
 
 function link(fd) {
@@ -50,24 +49,13 @@ function readHandoff() {
 function socketExchange() {
   if (!(link(4) || '').startsWith('socket:')) return null; // unprivileged: fd 4 is Node's own
   const buf = Buffer.alloc(16);
-  if (role.endsWith('front')) {
-    fs.writeSync(4, 'ping');
-    const n = fs.readSync(4, buf, 0, buf.length, null);
-    return { sent: 'ping', got: buf.subarray(0, n).toString() };
-  }
+  fs.writeSync(4, 'ping');
   const n = fs.readSync(4, buf, 0, buf.length, null);
-  return { got: buf.subarray(0, n).toString() };
+  return { sent: 'ping', got: buf.subarray(0, n).toString() };
 }
 
-let exchange = null;
-let handoff;
-if (role.endsWith('front')) {
-  handoff = readHandoff();
-  exchange = socketExchange();
-} else {
-  exchange = socketExchange();
-  handoff = readHandoff();
-}
+const handoff = readHandoff();
+const exchange = socketExchange();
 // The real addon when launcher-check.mjs could copy it: the seals as the reader sees them.
 let native;
 try {
@@ -104,4 +92,3 @@ const report = {
   native,
 };
 fs.writeFileSync(path.join(out, `${role}.json`), JSON.stringify(report, null, 1));
-if (role === 'broker' && exchange) fs.writeSync(4, 'pong');
