@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Duplex } from 'node:stream';
 import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { frame, FrameError, FrameReader, send, sendLast, START } from './ipc.js';
+import { frame, FrameError, FrameReader, FrameRefused, send, sendLast, START } from './ipc.js';
 import { fuzzRuns } from './fuzz-runs.js';
 
 /** A stand-in socket that delivers the given chunks, then ends. */
@@ -46,6 +46,14 @@ describe('FrameReader', () => {
   it('refuses a frame longer than its limit', async () => {
     const r = new FrameReader(feed([frame('x'.repeat(20))]));
     await expect(r.next(10)).rejects.toBeInstanceOf(FrameError);
+  });
+  it('asks admit with the length before taking a frame, and refuses it when admit says no', async () => {
+    const asked: number[] = [];
+    const yes = new FrameReader(feed([frame('hello')]));
+    expect((await yes.next(10, (n) => (asked.push(n), true)))?.toString()).toBe('hello');
+    const no = new FrameReader(feed([frame('hello')]));
+    await expect(no.next(10, (n) => (asked.push(n), false))).rejects.toBeInstanceOf(FrameRefused);
+    expect(asked).toEqual([5, 5]);
   });
   it('refuses a stream that ends inside a frame', async () => {
     const r = new FrameReader(feed([frame('hello').subarray(0, 6)]));

@@ -38,6 +38,8 @@ export function socketOnFd(fd: number): Socket {
 }
 
 export class FrameError extends Error {}
+/** A frame the reader's `admit` turned down; the stream is left as it was. */
+export class FrameRefused extends FrameError {}
 
 /** Reads frames off a socket, refusing any longer than its limit; null means the peer ended the stream. */
 export class FrameReader {
@@ -61,7 +63,12 @@ export class FrameReader {
     });
   }
 
-  async next(limit: number): Promise<Buffer | null> {
+  /**
+   * The next frame, at most `limit` bytes. `admit`, when given, is asked once the frame's
+   * length is known and before its body is buffered: false refuses it (FrameRefused).
+   */
+  async next(limit: number, admit?: (bytes: number) => boolean): Promise<Buffer | null> {
+    let admitted = false;
     for (;;) {
       // Frames already received come first: a peer that answered and closed may leave an error behind.
       if (this.buf.length >= 4) {
@@ -69,6 +76,10 @@ export class FrameReader {
         if (n > limit) {
           this.sock.destroy();
           throw new FrameError(`message larger than ${limit} bytes`);
+        }
+        if (admit && !admitted) {
+          if (!admit(n)) throw new FrameRefused(`no room for a message of ${n} bytes`);
+          admitted = true;
         }
         if (this.buf.length >= 4 + n) {
           const frame = this.buf.subarray(4, 4 + n);

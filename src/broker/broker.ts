@@ -14,7 +14,7 @@ import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync
 import { availableParallelism } from 'node:os';
 import type { HandoffHeader } from '../handoff.js';
 import type { Socket } from 'node:net';
-import { LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
+import { FrameRefused, LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
@@ -27,6 +27,7 @@ import { unitObjectPath } from '../plan/unit-name.js';
 import { randomHex } from '../random.js';
 import { execHelperPath } from '../installed.js';
 import type { Launcher } from './launcher-peer.js';
+import { MAX_REQUEST_BYTES_PER_USER } from './slots.js';
 import type { Native } from '../native/native.js';
 
 /** Root-owned, 0700: environment files live here for the moment between write and exec. */
@@ -130,7 +131,13 @@ function checkCaller(native: Native, header: HandoffHeader): void {
  * started. Every wait is bounded from accept: the request and "start" within
  * FRONT_END_TIMEOUT_MS, logind, the version and the start job each by their own.
  */
-export async function serveLauncher(native: Native, sock: Socket, frames: FrameReader, launcher: Launcher): Promise<void> {
+export async function serveLauncher(
+  native: Native,
+  sock: Socket,
+  frames: FrameReader,
+  launcher: Launcher,
+  reserve: (bytes: number) => boolean = () => true,
+): Promise<void> {
   const { header } = launcher;
   // Whatever holds a root connection is let go before the answer, which waits for the front end.
   let letGo = (): void => undefined;
@@ -168,7 +175,18 @@ export async function serveLauncher(native: Native, sock: Socket, frames: FrameR
     bus = null;
   };
   try {
-    const requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes);
+    let requestBytes;
+    try {
+      requestBytes = await frames.next(REQUEST_LIMITS.maxRequestBytes, reserve);
+    } catch (e) {
+      if (!(e instanceof FrameRefused)) throw e;
+      await reply({
+        ok: false,
+        kind: 'request',
+        message: `your ssc starts in progress already hold ${MAX_REQUEST_BYTES_PER_USER >> 20} MiB of requests; wait for them to finish`,
+      });
+      return;
+    }
     if (requestBytes === null) return; // the front end gave up (refused the program, a signal)
     let request;
     try {

@@ -111,7 +111,7 @@ async function serveConnection(native: Native, sock: Socket, counts: UserCounts,
   }
   try {
     sock.resume();
-    await serveLauncher(native, sock, frames, launcher);
+    await serveLauncher(native, sock, frames, launcher, slot.reserve);
   } finally {
     launcher.close();
     sock.destroy();

@@ -22,4 +22,14 @@ describe('UserCounts', () => {
     a.release();
     expect(c.total).toBe(1);
   });
+  it("holds each user's request bytes within the budget, and frees them with the connection", () => {
+    const c = new UserCounts(100);
+    const a = c.take(7);
+    const b = c.take(7);
+    expect(a.reserve(60)).toBe(true);
+    expect(b.reserve(60)).toBe(false); // 120 > 100
+    expect(c.take(8).reserve(100)).toBe(true); // another user has a budget of their own
+    a.release();
+    expect(b.reserve(60)).toBe(true);
+  });
 });

@@ -66,8 +66,12 @@ export interface HostFacts {
 
 /** Limits on what one request may carry: beyond what a D-Bus message can hold, refuse early and clearly. */
 export const REQUEST_LIMITS = {
-  /** Total bytes of the encoded request (dbus-daemon's default max_message_size is 32 MiB; the environment goes in a file). */
-  maxRequestBytes: 64 * 1024 * 1024,
+  /**
+   * Total bytes of the encoded request: what a service's execve takes (UNIT_EXEC_LIMIT)
+   * written as JSON at its longest (\u00XX for a control byte), with room to spare. The broker
+   * holds every user's requests in one process: this and a per-user budget bound its memory.
+   */
+  maxRequestBytes: 16 * 1024 * 1024,
   /** Bytes of argv that may go into one StartTransientUnit message. */
   maxArgvBytes: 24 * 1024 * 1024,
   maxArgs: 200_000,
@@ -102,11 +106,12 @@ export const SSC_SLICE = 'ssc.slice';
  */
 function commandOf(request: LaunchRequest, host: HostFacts): ExecPlan {
   const exec = planExec(host.systemd, request.execPath, request.argv, host.execHelper);
-  if (exec[0] !== 'ExecStart') return exec;
-  const size = execBytes(exec[1][0][1], request.environment);
+  // The privileged side checks it too: what the unit's execve would refuse never reaches systemd.
+  const helper = exec[0] === 'ExecStart';
+  const size = execBytes(helper ? exec[1][0][1] : request.argv, request.environment);
   if (size > UNIT_EXEC_LIMIT)
     throw new UnsafeValueError(
-      `the arguments and environment together would be ${size} bytes as this systemd starts the program (through ssc-exec, base64); it takes at most ${UNIT_EXEC_LIMIT}: pass fewer, or start it from a terminal`,
+      `the arguments and environment together would be ${size} bytes as ${helper ? 'this systemd starts the program (through ssc-exec, base64)' : 'systemd starts the program'}; it takes at most ${UNIT_EXEC_LIMIT}: pass fewer, or start it from a terminal`,
     );
   return exec;
 }

@@ -7,13 +7,46 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedCgroup, bedSkipReason, getBed } from '../bed/index.js';
 import { REPO_ROOT } from '../bed/local.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
 const FAKE = `${REPO_ROOT}/test/bed/fake-launcher.py`;
+const v1Skip = bedCgroup() !== 'v2' && 'cgroup v1: a user gets no freezer, kill or memory.max of a subtree of their own';
+
+/**
+ * Runs as sscalice in a cgroup delegated to her (a transient service with Delegate=yes): moves
+ * itself to main/, starts launches in launches/ and then freezes, kills and starves launches/.
+ */
+const CGROUP_ATTACK = `
+import os, subprocess, sys, time
+cg = '/sys/fs/cgroup' + open('/proc/self/cgroup').read().strip().split('::')[1]
+def w(f, v): open(f'{cg}/{f}', 'w').write(v)
+os.mkdir(f'{cg}/main'); w('main/cgroup.procs', str(os.getpid()))
+w('cgroup.subtree_control', '+memory +pids')
+os.mkdir(f'{cg}/launches')
+def launch():
+    return subprocess.Popen(['/bin/sh', '-c', f'echo $$ > {cg}/launches/cgroup.procs && exec ${SSC_BIN} --no-tty --wait sleep 2'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for action in ('freeze', 'kill', 'memory'):
+    if action == 'memory': w('launches/memory.max', '1M')
+    ps = [launch() for _ in range(8)]
+    time.sleep(0.15)
+    if action == 'freeze':
+        w('launches/cgroup.freeze', '1')
+        time.sleep(0.5)
+        print('frozen', open(f'{cg}/launches/cgroup.events').read().split()[3], flush=True)
+        open(os.path.expanduser('~/frozen'), 'w').close()
+        while os.path.exists(os.path.expanduser('~/frozen')): time.sleep(0.1)
+        w('launches/cgroup.kill', '1')
+        w('launches/cgroup.freeze', '0')
+    elif action == 'kill':
+        w('launches/cgroup.kill', '1')
+    for p in ps: p.wait()
+    print(action, 'done', flush=True)
+`;
 
 describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let bed: Bed;
@@ -162,5 +195,66 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
       await bed.run(['systemctl', 'start', 'ssc-broker.socket']);
     }
     expect((await launch('sscalice', 'true')).code).toBe(0);
+  });
+
+  describe.skipIf(v1Skip)(`a caller's own cgroup${v1Skip ? ` (skipped: ${v1Skip})` : ''}`, () => {
+    it('freezing, killing and starving it during launches holds no root process, leaves nothing in /run and keeps no other user out', async () => {
+      const attack = bed.run(
+        [
+          'systemd-run',
+          '--wait',
+          '--pipe',
+          '--quiet',
+          '--uid=sscalice',
+          '--gid=sscalice',
+          '-p',
+          'Delegate=yes',
+          '-p',
+          'TasksMax=200',
+          'python3',
+          '-c',
+          CGROUP_ATTACK,
+        ],
+        {
+          timeoutMs: 120_000,
+        },
+      );
+      for (let i = 0; i < 200 && (await bed.run(['test', '-e', '/home/sscalice/frozen'])).code !== 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      // While sscalice's launches are frozen: which root processes are in her cgroup, and does sscbob get in?
+      const cgroup = (
+        await bed.sh(
+          "systemctl show -P ControlGroup $(systemctl list-units --no-legend --plain 'run-*.service' | awk '{print $1}' | head -1)",
+        )
+      ).stdout.trim();
+      const held = (
+        await bed.sh(
+          `for p in $(cat /sys/fs/cgroup${cgroup}/launches/cgroup.procs); do echo "$(awk '/^Uid:/{print $3}' /proc/$p/status) $(cat /proc/$p/comm)"; done`,
+        )
+      ).stdout;
+      const other = await launch('sscbob', 'true');
+      const broker = await brokerPid();
+      const brokerState = (await bed.run(['awk', '/^State:/{print $2}', `/proc/${broker}/status`])).stdout.trim();
+      await bed.run(['rm', '-f', '/home/sscalice/frozen']);
+      const r = await attack;
+      // The control: her launches really were frozen (and later killed and starved).
+      expect(r.stdout).toMatch(/^frozen 1$/m);
+      expect(r.stdout).toMatch(/^memory done$/m);
+      expect(other.code).toBe(0);
+      expect(brokerState).not.toBe('D');
+      // Root (effective uid 0) in her cgroup: at most launchers before their drop (comm "ssc"), which hold nothing shared; never the broker.
+      expect(held.trim()).not.toBe('');
+      for (const line of held.trim().split('\n')) expect(line).toMatch(/^(2001 \S+|0 ssc)$/);
+      expect((await bed.sh('ls -A /run/ssc 2>/dev/null || true')).stdout).toBe('');
+      // Every connection of hers is gone with her processes.
+      let open = '';
+      for (let i = 0; i < 50; i++) {
+        open = (await bed.sh('ss -x state connected src /run/ssc-broker.sock | tail -n +2 | wc -l')).stdout.trim();
+        if (open === '0') break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(open).toBe('0');
+      expect((await launch('sscalice', 'true')).code).toBe(0);
+    });
   });
 });
