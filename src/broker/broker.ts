@@ -215,7 +215,7 @@ export async function serveLauncher(
       if (request.kind === 'scope') {
         // The front end's own process (the launcher's PID: the request names none),
         // which execs the program once the scope holds it.
-        props = planScope({ request, caller, host, pid: header.pid, sessionScope: session });
+        props = planScope({ request, caller, host, pid: header.pid, pidfd: launcher.pidfd, sessionScope: session });
       } else {
         if (request.stdio === 'inherit' && !bus.supportsUnixFd)
           throw new Error('the bus connection cannot pass file descriptors (usocket missing)');

@@ -245,6 +245,20 @@ describe('planScope', () => {
     expect(p.get('CollectMode')).toBe('inactive-or-failed');
     expect(p.get('Description')).toBe('bash (ssc relaxed, terminal)');
   });
+  it('takes the process by its pidfd from systemd 255, where a reused PID cannot stand in; by PID before', () => {
+    const plan = (systemd: number) =>
+      new Map(
+        planScope({
+          request: { ...base, kind: 'scope', environment: [] },
+          caller: { uid: 1000, gid: 1000, umask: 0o22 },
+          host: { cores: 4, systemd, execHelper: HELPER },
+          pid: 4242,
+          pidfd: 17,
+        }) as [string, unknown][],
+      );
+    expect([plan(257).get('PIDFDs'), plan(257).has('PIDs')]).toEqual([[17], false]);
+    expect([plan(255).get('PIDFDs'), plan(254).get('PIDs'), plan(252).has('PIDFDs')]).toEqual([[17], [4242], false]);
+  });
   it("applies the profile's resource limits, the same values as the service", () => {
     const svc = propsOf({ ...base, profile: 'strict' });
     const p = scopeProps('strict');

@@ -273,6 +273,12 @@ export interface ScopePlanInput {
   host: HostFacts;
   /** The front end's PID, as the launcher recorded it: the only process the scope takes. */
   pid: number;
+  /**
+   * A pidfd of that process in the caller of StartTransientUnit (the broker has the
+   * launcher's): from systemd 255 the scope takes the process by it, which a reused PID
+   * cannot stand in for.
+   */
+  pidfd?: number;
   sessionScope?: string | null;
   /** ssc.slice in the system manager; app.slice in a user manager. */
   slice?: string;
@@ -285,7 +291,10 @@ export interface ScopePlanInput {
  * sets no_new_privs itself before it execs, and strict's private /tmp is not
  * available in a scope.
  */
-export function planScope({ request, caller, host, pid, sessionScope = null, slice = SSC_SLICE }: ScopePlanInput): UnitProperty[] {
+/** The first systemd whose scopes take PIDFDs (NEWS of 255). */
+export const PIDFDS_SINCE = 255;
+
+export function planScope({ request, caller, host, pid, pidfd, sessionScope = null, slice = SSC_SLICE }: ScopePlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (request.kind !== 'scope') throw new RequestError('not a scope request');
   if (!Number.isInteger(pid) || pid <= 1) throw new RequestError('invalid process for a scope');
@@ -293,7 +302,7 @@ export function planScope({ request, caller, host, pid, sessionScope = null, sli
   if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
   const props: UnitProperty[] = [
     ['Description', `${programLabel(request.execPath)} (ssc ${profile.name}, terminal)`],
-    ['PIDs', [pid]],
+    pidfd !== undefined && host.systemd >= PIDFDS_SINCE ? ['PIDFDs', [pidfd]] : ['PIDs', [pid]],
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', slice],
     ...limitProps(profile, host),

@@ -61,6 +61,7 @@ export const UNIT_PROPERTY_SIGNATURES = {
   /** Flags ["no-env-expand"]: arguments literal. */
   ExecStartEx: 'a(sasas)',
   PIDs: 'au',
+  PIDFDs: 'ah',
   User: 's',
   Group: 's',
   UMask: 'u',
@@ -98,6 +99,7 @@ export interface UnitPropertyValues {
   ExecStart: readonly ExecCommandPlain[];
   ExecStartEx: readonly ExecCommand[];
   PIDs: readonly number[];
+  PIDFDs: readonly number[];
   User: string;
   Group: string;
   UMask: number;
