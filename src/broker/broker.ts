@@ -1,14 +1,15 @@
 /**
- * The broker: the only code that runs as root with a root-authenticated
- * connection to the system bus.
+ * The broker's work for one launcher's connection: the only code that runs as
+ * root with a root-authenticated connection to the system bus.
  *
- * The launcher forks it as a child of the caller's process and execs it with a
- * fixed environment. It reads the caller's ids from the launcher's header,
- * connects to the fixed system bus socket, reads one request from the front
- * end, checks it, asks logind which session the launcher's PID is in (to bind
- * the unit to it), writes the environment file, starts the unit, waits for the
- * start job, replies and exits. It never opens a path the caller names, never
- * runs anything, and closes the bus connection before replying.
+ * service.ts accepts the connection and checks who sent it (launcher-peer.ts).
+ * Here the caller's ids come from the launcher's header; the broker waits for
+ * the front end's "launch", connects to the fixed system bus socket, reads one
+ * request, checks it, asks logind which session the launcher's PID is in (to
+ * bind the unit to it), plans the unit, and on "start" writes the environment
+ * file, starts the unit (src/start/start.ts) and replies. It never opens a
+ * path the caller names, never runs anything, and closes its bus connection
+ * before replying.
  */
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -16,16 +17,16 @@ import type { HandoffHeader } from '../handoff.js';
 import type { Socket } from 'node:net';
 import { FrameRefused, LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
-import { planScope, planService, REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
+import { REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
-import { managerVersion, readServiceState, startTransientUnit } from '../systemd/client.js';
+import { managerVersion } from '../systemd/client.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
-import { unitObjectPath } from '../plan/unit-name.js';
 import { randomHex } from '../random.js';
 import { execHelperPath } from '../installed.js';
+import { planFor, refusalOf, startAndReport, withTimeout, type StartContext } from '../start/start.js';
 import type { Launcher } from './launcher-peer.js';
 import { MAX_REQUEST_BYTES_PER_USER } from './slots.js';
 import type { Native } from '../native/native.js';
@@ -40,25 +41,6 @@ const FRONT_END_TIMEOUT_MS = 30_000;
 
 /** How long logind may take to say which session the caller is in. */
 const LOGIND_TIMEOUT_MS = 5000;
-/**
- * How long the start job may take (Type=exec: until the program is exec'd). A
- * working directory or program on a hung file system must not hold a root
- * connection for ever; the unit itself goes on without the broker.
- */
-const START_JOB_TIMEOUT_MS = 30_000;
-
-/** A promise bounded in time: nothing the broker waits for may hold a root process for ever. */
-async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** sessionOfPid, bounded in time: a stuck logind must not hold a root process. */
 function askLogind(bus: Bus, pid: number): Promise<LoginSession | null> {
@@ -207,29 +189,28 @@ export async function serveLauncher(
     }
     const fd = bus.fd;
     if (fd !== undefined) native.setCloexec(fd);
-    const caller = { uid: header.ruid, gid: header.rgid, umask: header.umask };
-    const host = { cores: availableParallelism(), systemd: await versionPromise, execHelper: execHelperPath() };
-    const session = sessionScope(await sessionPromise, header.ruid);
+    if (request.kind === 'service' && request.stdio === 'inherit' && !bus.supportsUnixFd)
+      throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
+    const ctx: StartContext = {
+      manager: 'system',
+      caller: { uid: header.ruid, gid: header.rgid, umask: header.umask },
+      host: { cores: availableParallelism(), systemd: await versionPromise, execHelper: execHelperPath() },
+      // A scope takes the front end's own process (the launcher's PID: the request names none).
+      pid: header.pid,
+      pidfd: launcher.pidfd,
+      sessionScope: sessionScope(await sessionPromise, header.ruid),
+      environmentFile: request.kind === 'service' ? `${ENV_DIR}/env-${randomHex(16)}` : null,
+      stdio: launcher.stdio,
+    };
     let props;
     try {
-      if (request.kind === 'scope') {
-        // The front end's own process (the launcher's PID: the request names none),
-        // which execs the program once the scope holds it.
-        props = planScope({ request, caller, host, pid: header.pid, pidfd: launcher.pidfd, sessionScope: session });
-      } else {
-        if (request.stdio === 'inherit' && !bus.supportsUnixFd)
-          throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
-        // Planned before the file is written: nothing is written for a request the plan refuses.
-        const path = `${ENV_DIR}/env-${randomHex(16)}`;
-        props = planService({ request, caller, host, environmentFile: path, sessionScope: session, stdio: launcher.stdio });
-        envFile = path;
-      }
+      // Planned before the file is written: nothing is written for a request the plan refuses.
+      props = planFor(request, ctx);
     } catch (e) {
-      if (e instanceof UnsafeValueError) {
-        await reply({ ok: false, kind: 'unsafe', message: e.message });
-        return;
-      }
-      throw e;
+      const refusal = refusalOf(e);
+      if (refusal === null) throw e;
+      await reply(refusal);
+      return;
     }
     // Start only once the front end says it watches the unit; a front end that
     // ends the stream instead (a signal, a failed watch) gets no unit.
@@ -237,38 +218,20 @@ export async function serveLauncher(
     if (go === null || go.toString() !== START) return;
     clearTimeout(deadline);
     // Written only now that a start follows, and deleted once it is over (below, or in finally).
-    if (envFile !== null && request.kind === 'service') writeEnvironmentFile(envFile, encodeEnvironmentFile(new Map(request.environment)));
+    envFile = ctx.environmentFile ?? null;
+    if (envFile !== null) writeEnvironmentFile(envFile, encodeEnvironmentFile(new Map(request.environment)));
     // The front end's process must still be the launcher's: a scope takes its PID, which a
     // process that died would leave free for another user's process.
     if (native.pidfdExited(launcher.pidfd)) throw new Error('the ssc process that asked for the start is gone');
-    const job = await withTimeout(
-      startTransientUnit(bus, request.unit, props),
-      START_JOB_TIMEOUT_MS,
-      `systemd did not finish starting ${request.unit} within ${START_JOB_TIMEOUT_MS / 1000} s`,
-    );
-    // The start job is over: the program has been exec'd (Type=exec) and the
-    // manager has read the file, or the start failed. Either way it goes now.
-    if (envFile !== null) removeQuietly(envFile);
-    envFile = null;
-    if (job.result !== 'done') {
-      // AddRef keeps the failed unit until this connection closes: read why it failed.
-      const state = await readServiceState(bus, unitObjectPath(request.unit)).catch(() => null);
-      bus.close();
-      bus = null;
-      await reply({
-        ok: false,
-        kind: 'start',
-        message: `systemd could not start ${request.unit} (job ${job.result})`,
-        unit: request.unit,
-        result: state?.result ?? job.result,
-        execMainCode: state?.execMainCode ?? 0,
-        execMainStatus: state?.execMainStatus ?? 0,
-      });
-      return;
-    }
-    bus.close();
-    bus = null;
-    await reply({ ok: true, unit: request.unit });
+    const answer = await startAndReport(bus, request.unit, props, {
+      manager: 'system',
+      // The program has been exec'd (Type=exec) and the manager has read the file, or the start failed: it goes now.
+      afterJob: () => {
+        if (envFile !== null) removeQuietly(envFile);
+        envFile = null;
+      },
+    });
+    await reply(answer);
     return;
   } catch (e) {
     const err = e as Error & { type?: string };

@@ -4,11 +4,11 @@
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { BROKER_FD } from '../handoff.js';
-import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
+import type { BrokerReply } from '../ipc.js';
+import { brokerChannel, ChannelError, userManagerChannel, type StartChannel } from '../start/channels.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
 import { execBytes, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
-import { PROFILES, type ProfileName } from '../plan/profiles.js';
+import { PROFILES, type Profile, type ProfileName } from '../plan/profiles.js';
 import { checkProgramPath, checkWorkingDirectory, UnsafeValueError } from '../plan/unit-file.js';
 import { randomHex } from '../random.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
@@ -36,8 +36,6 @@ export interface LaunchOptions {
   verbose: boolean;
 }
 
-const REPLY_LIMIT = 1024 * 1024;
-
 async function openWatch(path: string, address?: string) {
   const { watchUnit } = await import('../systemd/watch.js');
   try {
@@ -49,27 +47,14 @@ async function openWatch(path: string, address?: string) {
   }
 }
 
-/**
- * The socket to the root broker. "launch" and the request go at once, so the
- * broker connects and prepares while this side subscribes to the unit; the
- * start waits for `start()`.
- */
-async function brokerChannel(request: LaunchRequest) {
-  const sock = socketOnFd(BROKER_FD);
-  const frames = new FrameReader(sock);
-  await send(sock, LAUNCH);
-  await send(sock, JSON.stringify(request));
-  return {
-    async start(): Promise<BrokerReply> {
-      // A broker that refused early has closed its end: its answer is already read.
-      await send(sock, START, { end: true }).catch(() => undefined);
-      const raw = await frames.next(REPLY_LIMIT);
-      if (raw === null) throw new SscError(EXIT.failed, 'the privileged helper ended without an answer (is the installation intact?)');
-      return JSON.parse(raw.toString('utf8')) as BrokerReply;
-    },
-    close(): void {
-      sock.destroy();
-    },
+/** A channel whose failures are one line and exit 125, like every failure to start. */
+function sayingFailures(open: (request: LaunchRequest) => Promise<StartChannel>) {
+  const failed = (e: unknown) => {
+    throw e instanceof ChannelError ? new SscError(EXIT.failed, e.message) : e;
+  };
+  return async (request: LaunchRequest): Promise<StartChannel> => {
+    const channel = await open(request).catch(failed);
+    return { start: () => channel.start().catch(failed), close: () => channel.close() };
   };
 }
 
@@ -111,28 +96,30 @@ function unprivilegedReason(): string {
     : 'ssc is not running setuid root here (not installed setuid, or a file system mounted nosuid)';
 }
 
-export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
+/** The system manager when privileged; the caller's own user manager otherwise (rootless mode). */
+function chooseManager(inv: Invocation, opts: LaunchOptions, program: string): 'system' | 'user' {
   const privileged = inv.header.privileged && inv.viaLauncher;
-  // The system manager when privileged; the caller's own user manager otherwise (rootless mode).
   const manager = opts.manager ?? (privileged ? 'system' : 'user');
   if (manager === 'system' && !privileged) throw notPrivileged();
   if (manager === 'system') verifyDropped(inv.header);
   if (manager === 'user' && opts.manager === undefined && inv.viaLauncher)
     warn(`${unprivilegedReason()}; starting ${program} in your own user manager instead, whose caps you can lift yourself`);
+  return manager;
+}
+
+/** The working directory and the environment, as a unit can take them (the privileged side checks again). */
+function checkPlace(inv: Invocation): { cwd: string; vars: Map<string, string> } {
   if (inv.cwd === null)
     throw new SscError(EXIT.failed, `cannot determine the current directory (${errnoName(inv.header.cwdErrno)}); cd somewhere that exists`);
   const cwd = decodeUtf8(inv.cwd);
   if (cwd === null)
     throw new SscError(EXIT.usage, "the current directory's path is not valid UTF-8, which a systemd unit file cannot hold");
-  // The privileged side checks these again; here they refuse before anything else runs.
   refuseUnsafe(() => checkWorkingDirectory(cwd));
-
   const { vars, dropped } = checkEnvironment(inv.env);
   if (dropped.length > 0)
     warn(
       `not passing ${dropped.length} environment variable(s) systemd cannot take: ${dropped.map((d) => `${d.name} (${d.reason})`).join(', ')}`,
     );
-
   try {
     accessSync(cwd, constants.X_OK);
   } catch (e) {
@@ -141,99 +128,99 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
       `cannot enter the working directory ${cwd} (${(e as NodeJS.ErrnoException).code}); cd somewhere you can enter`,
     );
   }
+  return { cwd, vars };
+}
+
+/** The program, found with the caller's PATH, that the profile can run. */
+function findProgram(inv: Invocation, opts: LaunchOptions, program: string, vars: Map<string, string>, cwd: string): string {
   const found = resolveProgram(program, vars.get('PATH'), cwd);
   if (!found.ok) throw new SscError(found.code, found.message);
   refuseUnsafe(() => checkProgramPath(found.path));
-  const profile = PROFILES[opts.isolation];
-  const refused = checkProgram(found.path, profile, { uid: inv.header.ruid, gid: inv.header.rgid, groups: inv.header.groups });
+  const refused = checkProgram(found.path, PROFILES[opts.isolation], {
+    uid: inv.header.ruid,
+    gid: inv.header.rgid,
+    groups: inv.header.groups,
+  });
   if (refused !== null) throw new SscError(EXIT.cannotExecute, refused);
+  return found.path;
+}
 
+/** Where the start goes: the root broker, or (rootless) the caller's own user manager, whose caps are checked first. */
+async function channelFor(manager: 'system' | 'user', inv: Invocation, opts: LaunchOptions, vars: Map<string, string>) {
+  if (manager === 'system') return { open: sayingFailures(brokerChannel), userBus: null };
+  const { missingCaps, sessionBusAddress } = await import('./user-manager.js');
+  const address = sessionBusAddress(vars);
+  if (address === null)
+    throw new SscError(
+      EXIT.failed,
+      'no session bus to reach your user manager: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set',
+    );
+  const missing = missingCaps(PROFILES[opts.isolation], inv.header.ruid);
+  if (missing.length > 0 && opts.requireCaps)
+    throw new SscError(
+      EXIT.failed,
+      `not starting (--require-caps): ${missing.map((m) => `${m.cap.name} would not be in effect (${m.why})`).join('; ')}`,
+    );
+  for (const m of missing) warn(`warning: ${m.cap.name} will not be in effect: ${m.why}`);
+  return { open: sayingFailures((request) => userManagerChannel(address, inv.header.umask, request)), userBus: address };
+}
+
+export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
+  const manager = chooseManager(inv, opts, program);
+  const { cwd, vars } = checkPlace(inv);
+  const execPath = findProgram(inv, opts, program, vars, cwd);
+  const profile = PROFILES[opts.isolation];
   const terminal = opts.tty ?? isatty(0);
   if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
   const before = new Map(vars);
   for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
-  // The root broker for the system manager; this process itself for the user's own.
-  let userBus: string | null = null;
-  let openChannel: (request: LaunchRequest) => Promise<{ start(): Promise<BrokerReply>; close(): void }> = brokerChannel;
-  if (manager === 'user') {
-    const { missingCaps, sessionBusAddress, userManagerChannel } = await import('./user-manager.js');
-    const address = sessionBusAddress(vars);
-    if (address === null)
-      throw new SscError(
-        EXIT.failed,
-        'no session bus to reach your user manager: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set',
-      );
-    const missing = missingCaps(profile, inv.header.ruid);
-    if (missing.length > 0 && opts.requireCaps)
-      throw new SscError(
-        EXIT.failed,
-        `not starting (--require-caps): ${missing.map((m) => `${m.cap.name} would not be in effect (${m.why})`).join('; ')}`,
-      );
-    for (const m of missing) warn(`warning: ${m.cap.name} will not be in effect: ${m.why}`);
-    userBus = address;
-    openChannel = (request) => userManagerChannel(address, inv.header.umask, request);
-  }
+  const { open, userBus } = await channelFor(manager, inv, opts, vars);
   if (terminal) {
     const { launchOnTerminal, withChanges } = await import('./terminal.js');
     const env = withChanges(inv.env, before, vars);
-    const t = { profile, execPath: found.path, program, args, cwd, env, verbose: opts.verbose, rootless: userBus !== null };
-    return launchOnTerminal(inv, t, openChannel);
+    const t = { profile, execPath, program, args, cwd, env, verbose: opts.verbose, rootless: userBus !== null };
+    return launchOnTerminal(inv, t, open);
   }
-  const wait = opts.wait;
-
   const size = execBytes([program, ...args], [...vars]);
   if (size > UNIT_EXEC_LIMIT)
     throw new SscError(
       EXIT.cannotExecute,
       `the arguments and environment together are ${size} bytes; a program systemd starts takes at most ${UNIT_EXEC_LIMIT} (pass fewer, or start it from a terminal, where it gets your own limits)`,
     );
-  const unit = serviceName(found.path, randomHex(8));
   const request: LaunchRequest = {
     kind: 'service',
     profile: opts.isolation,
-    unit,
-    execPath: found.path,
+    unit: serviceName(execPath, randomHex(8)),
+    execPath,
     argv: [program, ...args],
     cwd,
     environment: [...vars],
-    stdio: wait ? 'inherit' : 'journal',
+    stdio: opts.wait ? 'inherit' : 'journal',
   };
+  return startAndWatch(request, await open(request), { opts, program, userBus });
+}
 
-  // Everything that can refuse the launch has run: from here the broker may
-  // connect and prepare. Meanwhile signals are caught and the unit watched, and
-  // only then does the broker start it, so that nothing the program does, even
-  // ending at once, is missed.
-  const broker = await openChannel(request);
-  const forwarder = wait ? new SignalForwarder() : null;
-  const watch = wait ? await openWatch(unitObjectPath(unit), userBus ?? undefined) : null;
+/**
+ * Everything that can refuse the launch has run: the broker may connect and
+ * prepare. Meanwhile signals are caught and the unit watched, and only then
+ * does the broker start it, so that nothing the program does, even ending at
+ * once, is missed.
+ */
+async function startAndWatch(
+  request: LaunchRequest,
+  channel: StartChannel,
+  { opts, program, userBus }: { opts: LaunchOptions; program: string; userBus: string | null },
+): Promise<number> {
+  const { unit } = request;
+  const profile = PROFILES[opts.isolation];
+  const forwarder = opts.wait ? new SignalForwarder() : null;
+  const watch = opts.wait ? await openWatch(unitObjectPath(unit), userBus ?? undefined) : null;
   try {
-    const oomBefore = wait ? readOomKills() : null;
-    const reply = await broker.start();
-    if (!reply.ok) {
-      if (reply.kind === 'unsafe') throw new SscError(EXIT.usage, reply.message);
-      if (reply.kind === 'request' || reply.kind === 'bus') throw new SscError(EXIT.failed, reply.message);
-      if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))
-        throw new SscError(
-          // systemd's EXIT_EXEC: found, but the kernel would not execute it (not a binary, no interpreter): like env's 126.
-          reply.execMainStatus === 203 ? EXIT.cannotExecute : EXIT.failed,
-          `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`,
-        );
-      if (reply.kind === 'internal') throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
-      // The program was exec'd and ended before systemd finished the start job.
-    }
+    const oomBefore = opts.wait ? readOomKills() : null;
+    const reply = await channel.start();
+    if (!reply.ok) failedStart(reply);
     if (opts.verbose) warn(`started ${unit}`);
-    const controlGroup = reply.ok ? reply.controlGroup : undefined;
-    if (controlGroup) {
-      const { capsInEffect } = await import('./user-manager.js');
-      // A user manager may enable a controller for app.slice's units a moment after the unit's
-      // cgroup appears: look again briefly before saying a cap is missing.
-      let missing = capsInEffect(profile, controlGroup);
-      for (let i = 0; i < 5 && missing.length > 0; i++) {
-        await new Promise((r) => setTimeout(r, 40));
-        missing = capsInEffect(profile, controlGroup);
-      }
-      for (const cap of missing) warn(`warning: ${cap} is not in effect in ${unit}'s cgroup`);
-    }
+    if (reply.ok && reply.controlGroup) await warnMissingCaps(profile, unit, reply.controlGroup);
     if (!watch) return EXIT.ok;
 
     watch.onMainPid((pid) => forwarder?.setPid(pid));
@@ -249,8 +236,32 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   } finally {
     forwarder?.dispose();
     watch?.close();
-    broker.close();
+    channel.close();
   }
+}
+
+/** A refused or failed start as one line and its exit code; returns when the program did run (and ended before the job). */
+function failedStart(reply: Extract<BrokerReply, { ok: false }>): void {
+  if (reply.kind === 'unsafe') throw new SscError(EXIT.usage, reply.message);
+  if (reply.kind === 'request' || reply.kind === 'bus') throw new SscError(EXIT.failed, reply.message);
+  if (reply.kind === 'start' && !ranAndEnded(reply.execMainCode ?? 0, reply.execMainStatus ?? 0))
+    throw new SscError(
+      // systemd's EXIT_EXEC: found, but the kernel would not execute it (not a binary, no interpreter): like env's 126.
+      reply.execMainStatus === 203 ? EXIT.cannotExecute : EXIT.failed,
+      `${reply.message}: ${describeStartFailure(reply.result, reply.execMainStatus)}`,
+    );
+  if (reply.kind === 'internal') throw new SscError(EXIT.failed, `starting the unit failed: ${reply.message}`);
+}
+
+/** A user manager may enable a controller for app.slice's units a moment after the unit's cgroup appears: look again briefly. */
+async function warnMissingCaps(profile: Profile, unit: string, controlGroup: string): Promise<void> {
+  const { capsInEffect } = await import('./user-manager.js');
+  let missing = capsInEffect(profile, controlGroup);
+  for (let i = 0; i < 5 && missing.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 40));
+    missing = capsInEffect(profile, controlGroup);
+  }
+  for (const cap of missing) warn(`warning: ${cap} is not in effect in ${unit}'s cgroup`);
 }
 
 /**

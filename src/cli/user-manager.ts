@@ -9,18 +9,7 @@
  * user from runaway apps, not an administrator's machine from the user.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import type { BrokerReply } from '../ipc.js';
-import { SscError } from './errors.js';
-import { EXIT } from './exit-codes.js';
-import { planScope, planUserService, USER_SLICE, validateRequest, type LaunchRequest } from '../plan/plan.js';
-import { UnsafeValueError } from '../plan/unit-file.js';
-import { RequestError } from '../plan/errors.js';
-import { execHelperPath } from '../installed.js';
 import type { Profile } from '../plan/profiles.js';
-import { unitObjectPath } from '../plan/unit-name.js';
-import { Bus } from '../systemd/bus.js';
-import { managerVersion, readServiceState, startTransientUnit } from '../systemd/client.js';
 
 /** The session bus: $DBUS_SESSION_BUS_ADDRESS when it is a unix: address, else $XDG_RUNTIME_DIR/bus. Null: none. */
 export function sessionBusAddress(env: ReadonlyMap<string, string>): string | null {
@@ -99,55 +88,4 @@ export function capsInEffect(profile: Profile, controlGroup: string, cg: CgroupV
     if (cpu === null || cpu.startsWith('max')) missing.push('CPUQuota');
   }
   return missing;
-}
-
-/**
- * What the broker does for the system manager, done here for the user's own:
- * the same shape as the broker's channel (`start()` answers with a
- * BrokerReply), so the launch paths need not know which manager they talk to.
- */
-export async function userManagerChannel(address: string, umask: number, request: LaunchRequest) {
-  const bus = await Bus.connect({ address, unixFd: true }).catch((e: unknown) => {
-    throw new SscError(EXIT.failed, `cannot reach your user manager at ${address}: ${(e as Error).message}`);
-  });
-  return {
-    async start(): Promise<BrokerReply> {
-      // The same checks as the broker's: a user manager's unit files are re-read too.
-      let props;
-      try {
-        const checked = validateRequest(request);
-        const host = { cores: availableParallelism(), systemd: await managerVersion(bus), execHelper: execHelperPath() };
-        // Terminal mode: a scope for this very process, which then becomes the program.
-        props =
-          checked.kind === 'scope'
-            ? planScope({
-                request: checked,
-                caller: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask },
-                host,
-                pid: process.pid,
-                slice: USER_SLICE,
-              })
-            : planUserService({ request: checked, umask, host });
-      } catch (e) {
-        if (e instanceof UnsafeValueError) return { ok: false, kind: 'unsafe', message: e.message };
-        if (e instanceof RequestError) return { ok: false, kind: 'request', message: e.message };
-        throw e;
-      }
-      const job = await startTransientUnit(bus, request.unit, props);
-      const state = await readServiceState(bus, unitObjectPath(request.unit)).catch(() => null);
-      if (job.result === 'done') return { ok: true, unit: request.unit, controlGroup: state?.controlGroup };
-      return {
-        ok: false,
-        kind: 'start',
-        message: `your user manager could not start ${request.unit} (job ${job.result})`,
-        unit: request.unit,
-        result: state?.result ?? job.result,
-        execMainCode: state?.execMainCode ?? 0,
-        execMainStatus: state?.execMainStatus ?? 0,
-      };
-    },
-    close(): void {
-      bus.close();
-    },
-  };
 }

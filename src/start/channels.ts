@@ -1,0 +1,80 @@
+/**
+ * The front end's side of a start, the same for both managers: a channel whose
+ * start() answers with a BrokerReply. For the system manager it is the
+ * connection to the root broker the launcher made; for the caller's own user
+ * manager (rootless mode) the front end runs the start path itself, as the
+ * caller.
+ */
+import { availableParallelism } from 'node:os';
+import { BROKER_FD } from '../handoff.js';
+import { execHelperPath } from '../installed.js';
+import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
+import { validateRequest, type LaunchRequest } from '../plan/plan.js';
+import { Bus } from '../systemd/bus.js';
+import { managerVersion } from '../systemd/client.js';
+import { planFor, refusalOf, startAndReport } from './start.js';
+
+export interface StartChannel {
+  /** Ask for the start (once the unit is watched) and get the answer. */
+  start(): Promise<BrokerReply>;
+  close(): void;
+}
+
+/** A channel that could not be used; the front end says the message in one line. */
+export class ChannelError extends Error {}
+
+const REPLY_LIMIT = 1024 * 1024;
+
+/**
+ * The connection to the root broker. "launch" and the request go at once, so
+ * the broker connects and prepares while the front end subscribes to the unit;
+ * the start waits for `start()`.
+ */
+export async function brokerChannel(request: LaunchRequest): Promise<StartChannel> {
+  const sock = socketOnFd(BROKER_FD);
+  const frames = new FrameReader(sock);
+  await send(sock, LAUNCH);
+  await send(sock, JSON.stringify(request));
+  return {
+    async start(): Promise<BrokerReply> {
+      // A broker that refused early waits for this side to end: its answer is already here.
+      await send(sock, START, { end: true }).catch(() => undefined);
+      const raw = await frames.next(REPLY_LIMIT);
+      if (raw === null) throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
+      return JSON.parse(raw.toString('utf8')) as BrokerReply;
+    },
+    close(): void {
+      sock.destroy();
+    },
+  };
+}
+
+/** The caller's own user manager, over the session bus at `address`, with the broker's checks and plan. */
+export async function userManagerChannel(address: string, umask: number, request: LaunchRequest): Promise<StartChannel> {
+  const bus = await Bus.connect({ address, unixFd: true }).catch((e: unknown) => {
+    throw new ChannelError(`cannot reach your user manager at ${address}: ${(e as Error).message}`);
+  });
+  return {
+    async start(): Promise<BrokerReply> {
+      let props;
+      try {
+        const checked = validateRequest(request);
+        props = planFor(checked, {
+          manager: 'user',
+          caller: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask },
+          host: { cores: availableParallelism(), systemd: await managerVersion(bus), execHelper: execHelperPath() },
+          // Terminal mode: a scope for this very process, which then becomes the program.
+          pid: process.pid,
+        });
+      } catch (e) {
+        const refusal = refusalOf(e);
+        if (refusal === null) throw e;
+        return refusal;
+      }
+      return startAndReport(bus, request.unit, props, { manager: 'user' });
+    },
+    close(): void {
+      bus.close();
+    },
+  };
+}
