@@ -10,7 +10,10 @@ const N = Number(n);
 const asUser = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups'];
 const asRoot = ['setpriv', '--reuid=0', '--regid=0', '--clear-groups'];
 const variants = {
+  // Warm: the broker service already runs (it stays a minute after a launch).
   ssc: [...asUser, '/usr/local/bin/ssc', '--no-tty', '--wait', 'true'],
+  // Cold: the broker service stopped just before (not timed), so systemd starts it for this launch.
+  'ssc cold': [...asUser, '/usr/local/bin/ssc', '--no-tty', '--wait', 'true'],
   'systemd-run': [...asRoot, 'systemd-run', '--wait', '--pipe', '-q', `--uid=${uid}`, `--gid=${gid}`, '-p', 'MemoryMax=70%', 'true'],
   node: [...asUser, process.execPath, '-e', ''],
   // The unit ssc's strict profile makes (scripts/bench.ts prints it beside the
@@ -50,6 +53,10 @@ const variants = {
     'true',
   ],
 };
+/** Untimed steps before a variant's run. */
+const prepare = {
+  'ssc cold': () => spawnSync('systemctl', ['stop', 'ssc-broker.service'], { stdio: 'ignore' }),
+};
 writeFileSync('/run/bench-env', 'HOME="/"\nPATH="/usr/local/bin:/usr/bin:/bin"\nLANG="C.UTF-8"\n', { mode: 0o600 });
 const results = Object.fromEntries(Object.keys(variants).map((k) => [k, { ms: [], rssKiB: [] }]));
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', LANG: 'C.UTF-8' };
@@ -57,6 +64,7 @@ for (let i = 0; i < N; i++) {
   const order = Object.keys(variants);
   if (i % 2) order.reverse();
   for (const name of order) {
+    prepare[name]?.();
     const t0 = process.hrtime.bigint();
     const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', outFile, ...variants[name]], {
       env,

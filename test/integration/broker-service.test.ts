@@ -202,6 +202,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
       const attack = bed.run(
         [
           'systemd-run',
+          '--unit=ssc-cgroup-attack',
           '--wait',
           '--pipe',
           '--quiet',
@@ -222,11 +223,8 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
       for (let i = 0; i < 200 && (await bed.run(['test', '-e', '/home/sscalice/frozen'])).code !== 0; i++)
         await new Promise((r) => setTimeout(r, 100));
       // While sscalice's launches are frozen: which root processes are in her cgroup, and does sscbob get in?
-      const cgroup = (
-        await bed.sh(
-          "systemctl show -P ControlGroup $(systemctl list-units --no-legend --plain 'run-*.service' | awk '{print $1}' | head -1)",
-        )
-      ).stdout.trim();
+      const cgroup = (await bed.run(['systemctl', 'show', '-P', 'ControlGroup', 'ssc-cgroup-attack.service'])).stdout.trim();
+      expect(cgroup).toMatch(/ssc-cgroup-attack\.service$/);
       const held = (
         await bed.sh(
           `for p in $(cat /sys/fs/cgroup${cgroup}/launches/cgroup.procs); do echo "$(awk '/^Uid:/{print $3}' /proc/$p/status) $(cat /proc/$p/comm)"; done`,
