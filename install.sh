@@ -10,11 +10,14 @@
 #   UNITDIR/ssc-broker.service  and the root broker systemd starts for it
 #   TMPFILESDIR/ssc.conf        sweeps leftovers of interrupted starts in /run/ssc
 #
-# Everything is copied, never linked, so installing from a normal user's clone
-# with sudo is fine. Running it again replaces the files in place; --uninstall
-# removes exactly what the manifest lists. --check-units only lists running ssc
-# units whose file in /run/systemd/transient holds lines ssc never writes (a
-# version before 0.2 let a caller plant them: SECURITY.md), exit 1 if any.
+# Only root, and with sudo the user who ran it, may be able to write this tree
+# or any directory above it; anything else is refused before anything changes.
+# Through sudo the build runs as that user, never as root: root only copies.
+# Everything is copied, never linked. Running it again replaces the files in
+# place; --uninstall removes exactly what the manifest lists. --check-units
+# only lists running ssc units whose file in /run/systemd/transient holds lines
+# ssc never writes (a version before 0.2 let a caller plant them: SECURITY.md),
+# exit 1 if any.
 set -eu
 
 prefix=/usr/local
@@ -30,7 +33,7 @@ while [ $# -gt 0 ]; do
 	--tmpfilesdir=*) tmpfilesdir=${1#--tmpfilesdir=}; shift ;;
 	--uninstall) uninstall=1; shift ;;
 	--check-units) check_units=1; shift ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^set -eu$/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
@@ -125,19 +128,10 @@ if [ "$uninstall" = 1 ]; then
 	exit 0
 fi
 
-src=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$(dirname "$0")" && pwd -P)
 cd "$src"
 node=$(readlink -f "${SSC_NODE:-$(command -v node)}") || die "node not found"
 [ "$(stat -c %u "$node")" = 0 ] || die "$node is not owned by root; ssc runs it as root"
-
-# Build what is missing. The launcher has the library directory and node's
-# path compiled in; rebuild it when they differ from this installation's.
-[ -d node_modules ] || npm ci
-want="ssc-launcher-config: libdir=$libdir node=$node;"
-if [ ! -x build/Release/ssc-launcher ] || [ ! -x build/Release/ssc-tab ] || [ ! -x build/Release/ssc-exec ] || ! grep -qaF "$want" build/Release/ssc-launcher; then
-	SSC_LIBDIR=$libdir SSC_NODE=$node npx --no-install node-gyp rebuild >/dev/null
-fi
-[ -f dist/ssc.js ] && [ -f dist/broker.js ] && [ -f dist/load.cjs ] && [ -f dist/make-code-cache.cjs ] || npm run build >/dev/null
 
 # The launcher refuses to run unless every ancestor is root-owned and not
 # group/other-writable: say so now rather than at the first run.
@@ -148,6 +142,136 @@ while [ "$d" != / ] && [ -n "$d" ]; do
 		case "$(stat -c %A "$d")" in ?????w????|????????w?) die "$d is group- or other-writable" ;; esac
 	fi
 	d=$(dirname "$d")
+done
+
+# Who builds. Through sudo (SUDO_UID set and not 0) the user who ran it: their
+# clone's npm scripts, node-gyp, the bundler and the code cache maker never run
+# as root; root only checks and copies what they built. Otherwise root itself,
+# from a tree only root can write (CI). SUDO_UID is believed as it is: only
+# root gets here, and root could install anything anyway. An id without a user
+# database entry (never from sudo; root set it by hand) builds with no
+# supplementary groups and HOME=/nonexistent.
+builder_uid=0
+builder=root
+if [ -n "${SUDO_UID:-}" ] && [ "$SUDO_UID" != 0 ]; then
+	case "$SUDO_UID" in *[!0-9]*) die "SUDO_UID is not a user id: $SUDO_UID" ;; esac
+	command -v setpriv >/dev/null || die "setpriv (util-linux) not found: the build runs as the user who ran sudo"
+	builder_uid=$SUDO_UID
+	if entry=$(getent passwd "$SUDO_UID"); then
+		builder=${entry%%:*}
+		builder_gid=$(echo "$entry" | cut -d: -f4)
+		builder_home=$(echo "$entry" | cut -d: -f6)
+		builder_groups=--init-groups
+	else
+		builder=$SUDO_UID builder_gid=$SUDO_UID builder_home=/nonexistent builder_groups=--clear-groups
+	fi
+	builder_gid=${SUDO_GID:-$builder_gid}
+	case "$builder_gid" in '' | *[!0-9]*) die "SUDO_GID is not a group id: $builder_gid" ;; esac
+fi
+
+# Only root and the builder may be able to write the tree, anything in it, and
+# every directory above it; a sticky directory (/tmp) counts as writable by
+# others: anyone may create a name there that is free, and a clone's own name
+# is free again once it is gone. Checked before the build and again after it.
+# Not walked: .git and .vm-cache (the VM tests' cache), which neither the build
+# nor the install reads. A symbolic link must lead to a place inside the tree.
+# refuse PATH WHY: the one line a refusal is; nothing has changed yet.
+refuse() {
+	if [ "$builder_uid" = 0 ]; then who=root; else who="root and $builder"; fi
+	die "$1 $2: only $who may be able to write the tree a setuid-root program is built from, or a directory above it${3:+ ($3)}"
+}
+# check_writers PATH: PATH itself (not what a link leads to) is root's or the
+# builder's and not group/other-writable (an ACL's entries show in the group bits).
+check_writers() {
+	uid=$(stat -c %u -- "$1") || die "cannot read $1"
+	mode=$(stat -c %A -- "$1")
+	owner=$(stat -c %U -- "$1")
+	if [ "$uid" != 0 ] && [ "$uid" != "$builder_uid" ]; then
+		[ "$owner" != UNKNOWN ] || owner="uid $uid"
+		if [ "$builder_uid" = 0 ]; then refuse "$1" "belongs to $owner" "run it through sudo as $owner to build as $owner"; fi
+		refuse "$1" "belongs to $owner"
+	fi
+	case "$mode" in
+	????????w[tT]) refuse "$1" "is writable by others ($mode: sticky, but anyone may create a name that is free there)" ;;
+	????????w?) refuse "$1" "is writable by others ($mode)" ;;
+	?????w????) refuse "$1" "is group-writable ($mode)" ;;
+	esac
+}
+# The first path under the tree (./x) as an absolute one.
+in_tree() { if [ "$1" = . ]; then echo "$src"; else echo "$src/${1#./}"; fi; }
+check_tree() {
+	bad=$(find . \( -path ./.git -o -path ./.vm-cache \) -prune -o \
+		! -type l \( ! -uid 0 ! -uid "$builder_uid" -o -perm /022 \) -print -quit) || die "cannot read all of $src"
+	[ -z "$bad" ] || { check_writers "$(in_tree "$bad")"; die "$(in_tree "$bad") changed while it was checked"; }
+	bad=$(find . \( -path ./.git -o -path ./.vm-cache \) -prune -o -type l -exec sh -c '
+		for l; do
+			t=$(readlink -m -- "$l")
+			case "$t" in "$0"/.git | "$0"/.git/* | "$0"/.vm-cache | "$0"/.vm-cache/*) ;; "$0" | "$0"/*) continue ;; esac
+			printf "%s\n" "$l"
+			exit 0
+		done' "$src" {} + | head -n 1)
+	[ -z "$bad" ] || die "$(in_tree "$bad") is a symbolic link out of the tree (to $(readlink -m -- "$bad")): copy what it leads to into the tree"
+}
+d=$(dirname "$src")
+while :; do
+	check_writers "$d"
+	[ "$d" != / ] || break
+	d=$(dirname "$d")
+done
+check_tree
+
+# as_builder CMD...: CMD as the builder, in the tree. Through sudo: that user
+# with the user database's groups, in a clean environment (their HOME, so npm's
+# cache and configuration are theirs; a fixed PATH with node's directory first).
+as_builder() {
+	if [ "$builder_uid" = 0 ]; then
+		"$@"
+		return
+	fi
+	setpriv --reuid="$builder_uid" --regid="$builder_gid" "$builder_groups" -- \
+		env -i HOME="$builder_home" USER="$builder" LOGNAME="$builder" LANG=C.UTF-8 \
+		PATH="${node%/*}:/usr/local/bin:/usr/bin:/bin" "$@"
+}
+# builder_replaces PATH...: through sudo, the builder owns each PATH that exists
+# (the tree itself: only the directory) and all under it, which a build step is
+# about to replace: an earlier install.sh built as root in a user's clone.
+builder_replaces() {
+	[ "$builder_uid" != 0 ] || return 0
+	for p; do
+		[ -e "$p" ] || continue
+		if [ "$p" = . ]; then bad=$(find . -maxdepth 0 ! -uid "$builder_uid" -print); else bad=$(find "$p" ! -uid "$builder_uid" -print -quit); fi
+		[ -z "$bad" ] || die "$(in_tree "$bad") belongs to $(stat -c %U -- "$bad"), but the build runs as $builder (through sudo) and must replace it: remove it, or give it to $builder (chown -R)"
+	done
+}
+
+if [ "$builder_uid" != 0 ] && ! as_builder test -r package.json; then
+	die "$builder cannot read $src, and the build runs as $builder (through sudo): install from a clone $builder can read"
+fi
+
+# Build what is missing. The launcher has the library directory and node's
+# path compiled in; rebuild it when they differ from this installation's.
+umask 022
+if [ ! -d node_modules ]; then
+	builder_replaces . build dist
+	as_builder npm ci
+fi
+want="ssc-launcher-config: libdir=$libdir node=$node;"
+if [ ! -x build/Release/ssc-launcher ] || [ ! -x build/Release/ssc-tab ] || [ ! -x build/Release/ssc-exec ] || ! grep -qaF "$want" build/Release/ssc-launcher; then
+	builder_replaces . build
+	as_builder env SSC_LIBDIR="$libdir" SSC_NODE="$node" npx --no-install node-gyp rebuild >/dev/null
+fi
+if ! { [ -f dist/ssc.js ] && [ -f dist/broker.js ] && [ -f dist/load.cjs ] && [ -f dist/make-code-cache.cjs ]; }; then
+	builder_replaces . dist
+	as_builder npm run build >/dev/null
+fi
+
+# What the build made: root copies only files it has checked, never through a link.
+check_tree
+for f in dist/ssc.js dist/broker.js dist/load.cjs dist/make-code-cache.cjs dist/*.LEGAL.txt build/Release/ssc_native.node \
+	node_modules/usocket/build/Release/uwrap.node build/Release/ssc-tab build/Release/ssc-exec build/Release/ssc-launcher \
+	systemd/ssc.slice systemd/ssc-tmpfiles.conf; do
+	[ "$f" != 'dist/*.LEGAL.txt' ] || continue
+	if [ ! -f "$f" ] || [ -L "$f" ]; then die "$src/$f is missing or not a regular file"; fi
 done
 
 # Directories this installation creates (not those that were there before), kept in the manifest
@@ -180,13 +304,19 @@ put() {
 # (V8's output differs from run to run: keeping it keeps a reinstall of the same
 # files idempotent). The old cache goes before the bundle is replaced: an entry
 # started in between compiles the bundle itself rather than run another one's code.
+# The builder runs the cache maker too (it is part of the tree), and writes into
+# a file root made for it in the root-owned library directory: it can fill that
+# file, not put anything else in its place.
 for n in ssc broker; do
 	made="$libdir/$n.cache.ssc-made"
+	rm -f -- "$made"
 	if cmp -s "dist/$n.js" "$libdir/$n.bundle.js" 2>/dev/null && [ -f "$libdir/$n.cache" ] &&
-		"$node" dist/make-code-cache.cjs --check "dist/$n.js" "$libdir/$n.cache" >/dev/null; then
+		as_builder "$node" dist/make-code-cache.cjs --check "dist/$n.js" "$libdir/$n.cache" >/dev/null; then
 		cp -- "$libdir/$n.cache" "$made"
 	else
-		"$node" dist/make-code-cache.cjs "dist/$n.js" "$made" || die "could not make the code cache for $n"
+		: >"$made"
+		chown "$builder_uid" "$made"
+		as_builder "$node" dist/make-code-cache.cjs "dist/$n.js" "$made" || die "could not make the code cache for $n"
 	fi
 	rm -f -- "$libdir/$n.cache"
 	put "dist/$n.js" "$libdir/$n.bundle.js" 0644
@@ -194,7 +324,7 @@ for n in ssc broker; do
 	put "$made" "$libdir/$n.cache" 0644
 	rm -f -- "$made"
 done
-for f in dist/*.LEGAL.txt; do [ -f "$f" ] && put "$f" "$libdir/$(basename "$f")" 0644; done
+for f in dist/*.LEGAL.txt; do [ -f "$f" ] && [ ! -L "$f" ] && put "$f" "$libdir/$(basename "$f")" 0644; done
 put build/Release/ssc_native.node "$libdir/ssc_native.node" 0644
 put node_modules/usocket/build/Release/uwrap.node "$libdir/uwrap.node" 0644
 put build/Release/ssc-tab "$libdir/ssc-tab" 0755

@@ -26,6 +26,17 @@ function findRepoRoot(from: string): string {
   }
 }
 
+/**
+ * The environment REPO_ROOT/install.sh runs in, as root: empty for a root-owned
+ * checkout (CI), and SUDO_UID of its owner for a user's clone (tests run with
+ * sudo from it), as sudo sets it: install.sh then accepts the tree that user
+ * may write and builds as them. It believes SUDO_UID only from root.
+ */
+export function installEnvironment(): Record<string, string> {
+  const uid = fs.statSync(path.join(REPO_ROOT, 'install.sh')).uid;
+  return uid === 0 ? {} : { SUDO_UID: String(uid) };
+}
+
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -253,6 +264,6 @@ export async function prepareLocalBed(opts: { install?: string | false } = {}): 
   if (install === false || install === 'none') return;
   if (!fs.existsSync(install))
     throw new Error(`install script ${install} does not exist: the bed installs ssc with the project's install.sh`);
-  const r = await new LocalBed().run([install], { cwd: REPO_ROOT, timeoutMs: 10 * 60_000 });
+  const r = await new LocalBed().run([install], { cwd: REPO_ROOT, env: installEnvironment(), timeoutMs: 10 * 60_000 });
   if (r.code !== 0) throw new Error(`${install} failed (${r.code ?? r.signal}):\n${r.stdout}${r.stderr}`);
 }

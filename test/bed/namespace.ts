@@ -16,7 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Bed, RunOptions, RunResult } from './bed.js';
-import { REPO_ROOT, commandLine, spawnCollect } from './local.js';
+import { REPO_ROOT, commandLine, installEnvironment, spawnCollect } from './local.js';
 import { TEST_USERS } from './users.js';
 
 /** Capabilities removed from every process in the bed; same list as boot.sh. */
@@ -139,7 +139,7 @@ export async function bootNamespaceBed(opts: BootOptions = {}): Promise<BootedNa
 
     const installStart = Date.now();
     if (install !== false && install !== 'none') {
-      const r = await bed.run([install], { cwd: REPO_ROOT, timeoutMs: 10 * 60_000 });
+      const r = await bed.run([install], { cwd: REPO_ROOT, env: installEnvironment(), timeoutMs: 10 * 60_000 });
       if (r.code !== 0) {
         const hint = /read-only file system/i.test(r.stderr + r.stdout)
           ? '\n(the repository is read-only inside the bed: build on the host first, e.g. npm ci or npm run build)'

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed } from '../bed/index.js';
-import { REPO_ROOT } from '../bed/local.js';
+import { REPO_ROOT, installEnvironment } from '../bed/local.js';
 import { SSC_BIN } from '../bed/users.js';
 
 const skip = bedSkipReason();
@@ -17,7 +17,7 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
   });
   afterAll(async () => {
     // Leave the bed as the other test files expect it: installed.
-    await bed.run(['./install.sh'], { cwd: REPO_ROOT });
+    await bed.run(['./install.sh'], { cwd: REPO_ROOT, env: installEnvironment() });
   });
 
   it('installs the launcher setuid root and everything else root-owned and not group/other-writable', async () => {
@@ -55,7 +55,7 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
 
   it('is idempotent: a second run leaves exactly the same files', async () => {
     const before = await bed.sh(LISTING);
-    const again = await bed.run(['./install.sh'], { cwd: REPO_ROOT });
+    const again = await bed.run(['./install.sh'], { cwd: REPO_ROOT, env: installEnvironment() });
     expect(again.code).toBe(0);
     expect((await bed.sh(LISTING)).stdout).toBe(before.stdout);
   });
@@ -64,7 +64,7 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     const manifest = (await bed.run(['cat', '/usr/local/lib/ssc/MANIFEST'])).stdout.trim().split('\n');
     const files = manifest.filter((l) => !l.startsWith('dir:'));
     const created = new Set(manifest.filter((l) => l.startsWith('dir:')).map((l) => l.slice(4)));
-    const r = await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT });
+    const r = await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT, env: installEnvironment() });
     expect(r.code).toBe(0);
     for (const f of [...files, '/usr/local/lib/ssc']) expect((await bed.run(['test', '-e', f])).code, f).toBe(1);
     // The directories the files lived in: gone if the install made them, there still if they were there before.
@@ -84,13 +84,13 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     // (The previous test's uninstall may already have removed it, if an earlier install had made it.)
     await bed.run(['rmdir', '/usr/local/lib/tmpfiles.d']);
     expect((await bed.run(['test', '-e', '/usr/local/lib/tmpfiles.d'])).code).toBe(1);
-    for (let i = 0; i < 2; i++) expect((await bed.run(['./install.sh'], { cwd: REPO_ROOT })).code).toBe(0);
+    for (let i = 0; i < 2; i++) expect((await bed.run(['./install.sh'], { cwd: REPO_ROOT, env: installEnvironment() })).code).toBe(0);
     const manifest = (await bed.run(['cat', '/usr/local/lib/ssc/MANIFEST'])).stdout.split('\n');
     expect(manifest.filter((l) => l === 'dir:/usr/local/lib/tmpfiles.d')).toHaveLength(1);
     // Recorded once though installed twice, and nothing that was there before is recorded.
     expect(manifest).not.toContain('dir:/usr/local/bin');
     expect(manifest).not.toContain('dir:/usr/local/lib');
-    expect((await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT })).code).toBe(0);
+    expect((await bed.run(['./install.sh', '--uninstall'], { cwd: REPO_ROOT, env: installEnvironment() })).code).toBe(0);
     expect((await bed.run(['test', '-e', '/usr/local/lib/tmpfiles.d'])).code).toBe(1);
     for (const d of ['/usr/local/lib/systemd/system', '/usr/local/bin', '/usr/local/lib'])
       expect((await bed.run(['test', '-d', d])).code, d).toBe(manifest.includes(`dir:${d}`) ? 1 : 0);
