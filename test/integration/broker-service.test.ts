@@ -67,7 +67,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     // them too, which shows they were really set (the control: a broker forked by the launcher,
     // as before, had them all).
     const odd =
-      'ulimit -n 1000; ulimit -c 0; umask 0007; cd /tmp; echo 700 > /proc/self/oom_score_adj; ' +
+      'ulimit -n 1000; ulimit -c 0; umask 0007; cd /tmp; echo 700 > /proc/self/oom_score_adj; exec 7</etc/hostname; ' +
       `exec nice -n 7 taskset -c 0 ionice -c 3 sh -c 'cat /proc/self/oom_score_adj; nice; exec ${SSC_BIN} --no-tty --wait true'`;
     const r = await bed.run(['sh', '-c', odd], { user: 'sscalice' });
     expect(r.stderr).toBe('');
@@ -89,6 +89,8 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     const status = await read('status');
     expect(/^Uid:\s+0\s+0\s+0\s+0$/m.test(status)).toBe(true);
     expect(/^SigBlk:\s+0+$/m.test(status)).toBe(true);
+    expect(/^Umask:\s+(\d+)$/m.exec(status)?.[1]).toBe('0077'); // the unit's, not the caller's 0007
+    expect((await bed.sh(`ls -l /proc/${pid}/fd | grep -c /etc/hostname || true`)).stdout.trim()).toBe('0');
     expect(/^Cpus_allowed_list:\s+(.*)$/m.exec(status)?.[1]).not.toBe('0');
     expect(await read('limits')).toMatch(/Max open files\s+8192\s+8192/);
     expect((await bed.run(['ionice', '-p', String(pid)])).stdout).not.toMatch(/idle/);
