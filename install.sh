@@ -111,7 +111,7 @@ systemd_running() { [ -d /run/systemd/system ]; }
 if [ "$uninstall" = 1 ]; then
 	[ -f "$manifest" ] || die "nothing to uninstall: $manifest not found"
 	# Stopped and disabled while its files are still there for systemctl to read.
-	systemctl disable --now ssc-broker.socket >/dev/null 2>&1 || true
+	systemctl --no-reload disable --now ssc-broker.socket >/dev/null 2>&1 || true
 	if systemd_running; then systemctl stop ssc-broker.service 2>/dev/null || true; fi
 	while IFS= read -r f; do
 		case "$f" in "" | dir:*) ;; *) rm -f -- "$f" ;; esac
@@ -358,9 +358,12 @@ fi
 if systemd_running; then systemd-tmpfiles --create "$tmpfilesdir/ssc.conf" 2>/dev/null || true; fi
 # The broker of the version being replaced goes; the next launch starts this one.
 if systemd_running; then
-	systemctl enable --now ssc-broker.socket >/dev/null 2>&1 || die "could not enable ssc-broker.socket"
+	# --no-reload: enable would otherwise reload systemd, which must not happen while planted units
+	# exist (above); when there are none, it has just reloaded.
+	systemctl --no-reload enable ssc-broker.socket >/dev/null 2>&1 || die "could not enable ssc-broker.socket"
+	systemctl start ssc-broker.socket || die "could not start ssc-broker.socket"
 	systemctl stop ssc-broker.service 2>/dev/null || true
 else
-	systemctl enable ssc-broker.socket >/dev/null 2>&1 || echo "install.sh: could not enable ssc-broker.socket; run systemctl enable --now ssc-broker.socket once systemd is up" >&2
+	systemctl --no-reload enable ssc-broker.socket >/dev/null 2>&1 || echo "install.sh: could not enable ssc-broker.socket; run systemctl enable --now ssc-broker.socket once systemd is up" >&2
 fi
 echo "ssc installed: $bindir/ssc (node: $node)"

@@ -55,6 +55,16 @@ describe('FrameReader', () => {
     await expect(no.next(10, (n) => (asked.push(n), false))).rejects.toBeInstanceOf(FrameRefused);
     expect(asked).toEqual([5, 5]);
   });
+  it('stops reading a peer that sends more than 64 KiB while nothing is being read, and reads on at the next read', async () => {
+    const d = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    const r = new FrameReader(d as unknown as Socket);
+    d.push(frame('a'.repeat(100 * 1024)));
+    await new Promise((res) => setImmediate(res));
+    expect(d.isPaused()).toBe(true);
+    expect((await r.next(200 * 1024))?.length).toBe(100 * 1024);
+    d.push(frame('b'));
+    expect((await r.next(10))?.toString()).toBe('b');
+  });
   it('refuses a stream that ends inside a frame', async () => {
     const r = new FrameReader(feed([frame('hello').subarray(0, 6)]));
     await expect(r.next(10)).rejects.toBeInstanceOf(FrameError);

@@ -37,20 +37,30 @@ export function socketOnFd(fd: number): Socket {
   return new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
 }
 
+/** What a FrameReader holds between reads before it stops reading the socket. */
+const IDLE_BUFFER = 64 * 1024;
+
 export class FrameError extends Error {}
 /** A frame the reader's `admit` turned down; the stream is left as it was. */
 export class FrameRefused extends FrameError {}
 
 /** Reads frames off a socket, refusing any longer than its limit; null means the peer ended the stream. */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Bytes received, not yet part of a returned frame: `head` contiguous, then `tail` as it came. */
+  private head: Buffer = Buffer.alloc(0);
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  /** How much may sit here before the socket is paused: a peer cannot fill memory between reads. */
+  private room = IDLE_BUFFER;
   private ended = false;
   private error: Error | null = null;
   private wake: (() => void) | null = null;
 
   constructor(private readonly sock: Socket) {
     sock.on('data', (c: Buffer) => {
-      this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
+      this.tail.push(c);
+      this.tailBytes += c.length;
+      if (this.head.length + this.tailBytes > this.room) sock.pause();
       this.wake?.();
     });
     sock.on('end', () => {
@@ -63,37 +73,58 @@ export class FrameReader {
     });
   }
 
+  /** Make at least `bytes` (or all there is) contiguous in `head`: each frame is copied once, not once per chunk. */
+  private gather(bytes: number): void {
+    if (this.head.length >= bytes || this.tailBytes === 0) return;
+    if (this.head.length + this.tailBytes < bytes) return;
+    this.head = Buffer.concat([this.head, ...this.tail]);
+    this.tail = [];
+    this.tailBytes = 0;
+  }
+
+  private get buffered(): number {
+    return this.head.length + this.tailBytes;
+  }
+
   /**
    * The next frame, at most `limit` bytes. `admit`, when given, is asked once the frame's
    * length is known and before its body is buffered: false refuses it (FrameRefused).
    */
   async next(limit: number, admit?: (bytes: number) => boolean): Promise<Buffer | null> {
     let admitted = false;
-    for (;;) {
-      // Frames already received come first: a peer that answered and closed may leave an error behind.
-      if (this.buf.length >= 4) {
-        const n = this.buf.readUInt32LE(0);
-        if (n > limit) {
-          this.sock.destroy();
-          throw new FrameError(`message larger than ${limit} bytes`);
+    try {
+      for (;;) {
+        // Frames already received come first: a peer that answered and closed may leave an error behind.
+        this.gather(4);
+        if (this.head.length >= 4) {
+          const n = this.head.readUInt32LE(0);
+          if (n > limit) {
+            this.sock.destroy();
+            throw new FrameError(`message larger than ${limit} bytes`);
+          }
+          if (admit && !admitted) {
+            if (!admit(n)) throw new FrameRefused(`no room for a message of ${n} bytes`);
+            admitted = true;
+          }
+          this.room = Math.max(IDLE_BUFFER, 4 + n);
+          this.gather(4 + n);
+          if (this.head.length >= 4 + n) {
+            const frame = this.head.subarray(4, 4 + n);
+            this.head = this.head.subarray(4 + n);
+            return frame;
+          }
         }
-        if (admit && !admitted) {
-          if (!admit(n)) throw new FrameRefused(`no room for a message of ${n} bytes`);
-          admitted = true;
+        if (this.error) throw this.error;
+        if (this.ended) {
+          if (this.buffered > 0) throw new FrameError('stream ended inside a message');
+          return null;
         }
-        if (this.buf.length >= 4 + n) {
-          const frame = this.buf.subarray(4, 4 + n);
-          this.buf = this.buf.subarray(4 + n);
-          return frame;
-        }
+        if (this.sock.isPaused()) this.sock.resume();
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
       }
-      if (this.error) throw this.error;
-      if (this.ended) {
-        if (this.buf.length > 0) throw new FrameError('stream ended inside a message');
-        return null;
-      }
-      await new Promise<void>((r) => (this.wake = r));
-      this.wake = null;
+    } finally {
+      this.room = IDLE_BUFFER;
     }
   }
 
@@ -103,7 +134,10 @@ export class FrameReader {
     const until = Date.now() + ms;
     try {
       while (!this.ended && !this.error && Date.now() < until) {
-        this.buf = Buffer.alloc(0);
+        this.head = Buffer.alloc(0);
+        this.tail = [];
+        this.tailBytes = 0;
+        if (this.sock.isPaused()) this.sock.resume();
         await new Promise<void>((r) => (this.wake = r));
         this.wake = null;
       }

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,9 +45,38 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo &info) {
   return out;
 }
 
-void CloseAll(const std::vector<int> &fds) {
-  for (int fd : fds)
+void *CloseThread(void *arg) {
+  std::vector<int> *fds = static_cast<std::vector<int> *>(arg);
+  for (int fd : *fds)
     close(fd);
+  delete fds;
+  return nullptr;
+}
+
+/* Close descriptors a caller sent on a thread of their own: the last close of a file on the
+ * caller's own FUSE mount waits for their daemon's answer to FLUSH, uninterruptibly, and the
+ * broker's one event loop serves every user. The thread is detached; a close that never
+ * returns holds only that thread. */
+bool CloseInBackground(const std::vector<int> &fds) {
+  if (fds.empty())
+    return true;
+  std::vector<int> *copy = new std::vector<int>(fds);
+  pthread_attr_t attr;
+  pthread_t thread;
+  bool ok = pthread_attr_init(&attr) == 0 &&
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+            pthread_attr_setstacksize(&attr, 64 * 1024) == 0 &&
+            pthread_create(&thread, &attr, CloseThread, copy) == 0;
+  pthread_attr_destroy(&attr);
+  if (!ok)
+    delete copy;
+  return ok;
+}
+
+void CloseAll(const std::vector<int> &fds) {
+  if (!CloseInBackground(fds))
+    for (int fd : fds)
+      close(fd);
 }
 
 /* One recvmsg of up to kMaxData bytes and kMaxFds descriptors (close-on-exec), without
@@ -122,12 +153,38 @@ Napi::Value PidfdExited(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, (p.revents & (POLLIN | POLLHUP)) != 0);
 }
 
+/* closeInBackground(fds): close them on a detached thread (see CloseInBackground). */
+Napi::Value CloseInBackgroundExport(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 1, "closeInBackground(fds)"))
+    return env.Undefined();
+  if (!info[0].IsArray()) {
+    ThrowType(env, "fds must be an array of descriptors");
+    return env.Undefined();
+  }
+  Napi::Array array = info[0].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    int fd = -1;
+    if (!GetFd(env, array.Get(i), "fds[" + std::to_string(i) + "]", &fd))
+      return env.Undefined();
+    fds.push_back(fd);
+  }
+  if (!CloseInBackground(fds)) {
+    ThrowErrno(env, "pthread_create", EAGAIN);
+    return env.Undefined();
+  }
+  return env.Undefined();
+}
+
 } // namespace
 
 void RegisterPeer(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("receiveWithFds", Napi::Function::New(env, ReceiveWithFds, "receiveWithFds"));
   exports.Set("pidfdExited", Napi::Function::New(env, PidfdExited, "pidfdExited"));
+  exports.Set("closeInBackground",
+              Napi::Function::New(env, CloseInBackgroundExport, "closeInBackground"));
 }
 
 } // namespace ssc_addon

@@ -11,7 +11,7 @@
  * path the caller names, never runs anything, and closes its bus connection
  * before replying.
  */
-import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { HandoffHeader } from '../handoff.js';
 import type { Socket } from 'node:net';
@@ -38,6 +38,45 @@ class Refusal extends Error {}
 
 /** How long the front end may take from "launch" to "start" (it subscribes to the unit meanwhile). */
 const FRONT_END_TIMEOUT_MS = 30_000;
+
+/** Whether every uid (real, effective, saved, fs) of a process is `uid` and every gid `gid`. */
+function runsOnlyAs(pid: number, uid: number, gid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return false;
+  }
+  const all = (field: string, id: number) => {
+    const ids = new RegExp(`^${field}:\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)$`, 'm').exec(status)?.slice(1);
+    return ids !== undefined && ids.every((v) => Number(v) === id);
+  };
+  return all('Uid', uid) && all('Gid', gid);
+}
+
+/** How long connecting and authenticating to the system bus may take. */
+const BUS_TIMEOUT_MS = 10_000;
+
+/**
+ * The request as text, refused when it holds more values than any request can:
+ * JSON.parse of 16 MiB of "[{},{},…]" takes hundreds of MiB of heap, in the one
+ * process that serves every user.
+ */
+export function boundedJson(bytes: Buffer): string {
+  const most = REQUEST_LIMITS.maxArgs + 3 * REQUEST_LIMITS.maxEnvironmentEntries + 64;
+  let values = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (inString) {
+      if (b === 0x5c)
+        i++; // a backslash escapes the next byte
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if ((b === 0x2c || b === 0x5b || b === 0x7b) && ++values > most) throw new RequestError('the request holds too many values');
+  }
+  return bytes.toString('utf8');
+}
 
 /** How long logind may take to say which session the caller is in. */
 const LOGIND_TIMEOUT_MS = 5000;
@@ -127,16 +166,25 @@ export async function serveLauncher(
     letGo();
     await sendLast(sock, frames, JSON.stringify(r), FRONT_END_TIMEOUT_MS);
   };
+  // A stopped or stuck front end must not keep a connection (and the caller's
+  // descriptors) here: "launch", the request and "start" come within a bound
+  // of the hello, or the connection goes.
+  const deadline = setTimeout(() => sock.destroy(new Error('the front end did not ask for the start in time')), FRONT_END_TIMEOUT_MS);
   // Help, version, usage errors: the front end never says "launch", and the
   // broker never connects to the bus for it.
   const intent = await frames.next(LAUNCH.length).catch(() => null);
-  if (intent === null || intent.toString() !== LAUNCH) return;
+  if (intent === null || intent.toString() !== LAUNCH) {
+    clearTimeout(deadline);
+    return;
+  }
   ensureEnvDir();
-  // A stopped or stuck front end must not keep a root connection open: the
-  // request and "start" come within a bound or the broker leaves.
-  const deadline = setTimeout(() => sock.destroy(new Error('the front end did not ask for the start in time')), FRONT_END_TIMEOUT_MS);
-  // Connect while the front end prepares its request.
-  const busPromise = Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true });
+  // Connect while the front end prepares its request; a bus that drops the
+  // connection while authenticating must not leave this start waiting for ever.
+  const busPromise = withTimeout(
+    Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true }),
+    BUS_TIMEOUT_MS,
+    'the system bus did not answer in time',
+  );
   busPromise.catch(() => undefined);
   // Which logind session the caller's process (the front end, whose PID the
   // launcher wrote) is in, asked as soon as the bus is up.
@@ -172,7 +220,7 @@ export async function serveLauncher(
     if (requestBytes === null) return; // the front end gave up (refused the program, a signal)
     let request;
     try {
-      request = validateRequest(JSON.parse(requestBytes.toString('utf8')));
+      request = validateRequest(JSON.parse(boundedJson(requestBytes)));
       checkCaller(native, header);
     } catch (e) {
       if (e instanceof RequestError || e instanceof Refusal || e instanceof SyntaxError) {
@@ -223,6 +271,11 @@ export async function serveLauncher(
     // The front end's process must still be the launcher's: a scope takes its PID, which a
     // process that died would leave free for another user's process.
     if (native.pidfdExited(launcher.pidfd)) throw new Error('the ssc process that asked for the start is gone');
+    // And it must run as the caller and nothing more (dropped: every uid and gid the caller's):
+    // a front end made to exec a setuid program would take root into the scope. A check, read
+    // before the pidfd is asked again, not a guarantee: the scope takes the process as it is then.
+    if (request.kind === 'scope' && !(runsOnlyAs(header.pid, header.ruid, header.rgid) && !native.pidfdExited(launcher.pidfd)))
+      throw new Error('the ssc process that asked for the start no longer runs as you alone');
     const answer = await startAndReport(bus, request.unit, props, {
       manager: 'system',
       // The program has been exec'd (Type=exec) and the manager has read the file, or the start failed: it goes now.

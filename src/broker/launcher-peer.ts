@@ -68,13 +68,18 @@ function pidOfPidfd(fd: number): number | null {
   }
 }
 
-function closeAll(fds: readonly number[]): void {
-  for (const fd of fds)
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
+/** Caller-sent descriptors are closed off the event loop (Native.closeInBackground says why). */
+function closeAll(native: Native, fds: readonly number[]): void {
+  try {
+    native.closeInBackground(fds);
+  } catch {
+    for (const fd of fds)
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+  }
 }
 
 /**
@@ -108,15 +113,15 @@ export async function acceptLauncher(native: Native, sock: Socket, peerPid: numb
     // Read, then check the process is still the one the pidfd holds: its PID was not reused in between.
     if (ids === null || native.pidfdExited(pidfd)) throw new PeerRefused('the launcher is gone');
     if (ids.uid !== header.ruid || ids.gid !== header.rgid) throw new PeerRefused("the hand-off's ids are not the launcher's");
-    closeAll([memfd]);
+    closeAll(native, [memfd]);
     return {
       header,
       pidfd,
       stdio: [stdin, stdout, stderr],
-      close: () => closeAll([pidfd, stdin, stdout, stderr]),
+      close: () => closeAll(native, [pidfd, stdin, stdout, stderr]),
     };
   } catch (e) {
-    closeAll(fds);
+    closeAll(native, fds);
     throw e;
   }
 }

@@ -26,6 +26,8 @@ const HELLO_TIMEOUT_MS = 2000;
 const REFUSAL_LINGER_MS = 2000;
 /** Connections of all users at once; each user is held far below it. */
 const MAX_CONNECTIONS = 1024;
+/** Stopped, it finishes the starts in progress for at most this long (systemd's TimeoutStopSec is 90 s). */
+const STOP_GRACE_MS = 80_000;
 /** Idle this long, the broker exits; the next connection starts it again. */
 export const IDLE_EXIT_MS = 60_000;
 
@@ -58,6 +60,15 @@ export function runBrokerService(native: Native): Promise<number> {
     }, IDLE_EXIT_MS);
   };
   const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+  // Stopped (an upgrade, shutdown): accept nothing more and let the starts in progress finish;
+  // what waits in the listen queue stays on systemd's descriptor for the next broker.
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    stopping = true;
+    server.close();
+    if (open === 0) process.exit(0);
+    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
+  });
   server.maxConnections = MAX_CONNECTIONS;
   server.on('connection', (sock: Socket) => {
     open++;
@@ -66,7 +77,10 @@ export function runBrokerService(native: Native): Promise<number> {
     sock.on('error', () => undefined);
     sock.on('close', () => {
       release();
-      if (--open === 0) armIdle();
+      if (--open === 0) {
+        if (stopping) process.exit(0);
+        armIdle();
+      }
     });
     serveConnection(native, sock, counts, (r) => (release = r)).catch((e: unknown) => {
       warn(`connection failed: ${(e as Error).message}`);

@@ -30,6 +30,7 @@ export const NATIVE_EXPORTS = [
   'peerCredentials',
   'receiveWithFds',
   'pidfdExited',
+  'closeInBackground',
 ] as const satisfies readonly (keyof Native)[];
 const _allExportsListed: [Exclude<keyof Native, (typeof NATIVE_EXPORTS)[number]>] extends [never] ? true : false = true;
 void _allExportsListed;

@@ -66,6 +66,11 @@ export interface Native {
   receiveWithFds(fd: number): { data: Buffer; fds: number[] } | null;
   /** Whether the process behind a pidfd has exited (poll readable). */
   pidfdExited(pidfd: number): boolean;
+  /**
+   * Close the descriptors on a detached thread: a caller's file (on their own FUSE mount) can
+   * make close() wait for ever, uninterruptibly, and the event loop must not.
+   */
+  closeInBackground(fds: readonly number[]): void;
   /** PR_SET_DUMPABLE, read back; a mismatch throws 'ERR_SSC_CREDENTIALS_MISMATCH'. */
   setDumpable(dumpable: boolean): void;
   /** PR_SET_NO_NEW_PRIVS 1 (irreversible), read back; a mismatch throws 'ERR_SSC_CREDENTIALS_MISMATCH'. */

@@ -209,3 +209,25 @@ describe('argument validation in TypeScript, before C++', () => {
     expect(thrown(() => raw.groupList(5 as unknown as string, 0))).toBeInstanceOf(TypeError);
   });
 });
+
+describe('closeInBackground', () => {
+  it('closes every descriptor it is given, off the calling thread', () => {
+    const r = inChild(`
+      const open = () => fs.readdirSync('/proc/self/fd').length;
+      const a = fs.openSync('/dev/null', 'r'), b = fs.openSync('/dev/null', 'r');
+      const before = open();
+      native.closeInBackground([a, b]);
+      const until = Date.now() + 2000;
+      while (open() > before - 2 && Date.now() < until);
+      out(before - open());
+      // The control: what is not given stays open.
+      const c = fs.openSync('/dev/null', 'r');
+      native.closeInBackground([]);
+      out(fs.readdirSync('/proc/self/fd').includes(String(c)));`);
+    expect(r.stderr).toBe('');
+    expect(r.lines.map((l) => JSON.parse(l) as unknown)).toEqual([2, true]);
+  });
+  it('checks its argument', () => {
+    expect(thrown(() => raw.closeInBackground('3' as unknown as number[])).message).toMatch(/fds must be an array/);
+  });
+});

@@ -12,7 +12,7 @@ import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '
 import { validateRequest, type LaunchRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { managerVersion } from '../systemd/client.js';
-import { planFor, refusalOf, startAndReport } from './start.js';
+import { planFor, refusalOf, startAndReport, withTimeout } from './start.js';
 
 export interface StartChannel {
   /** Ask for the start (once the unit is watched) and get the answer. */
@@ -24,6 +24,8 @@ export interface StartChannel {
 export class ChannelError extends Error {}
 
 const REPLY_LIMIT = 1024 * 1024;
+/** Longer than every deadline of the broker's together. */
+const REPLY_TIMEOUT_MS = 120_000;
 
 /**
  * The connection to the root broker. "launch" and the request go at once, so
@@ -39,7 +41,11 @@ export async function brokerChannel(request: LaunchRequest): Promise<StartChanne
     async start(): Promise<BrokerReply> {
       // A broker that refused early waits for this side to end: its answer is already here.
       await send(sock, START, { end: true }).catch(() => undefined);
-      const raw = await frames.next(REPLY_LIMIT);
+      // Every wait of the broker's is bounded; this bounds a broker that cannot start at all.
+      const timedOut = `the privileged helper did not answer within ${REPLY_TIMEOUT_MS / 1000} s (is ssc-broker.service failing? see journalctl -u ssc-broker.service)`;
+      const raw = await withTimeout(frames.next(REPLY_LIMIT), REPLY_TIMEOUT_MS, timedOut).catch((e: unknown) => {
+        throw e instanceof Error && e.message === timedOut ? new ChannelError(timedOut) : e;
+      });
       if (raw === null) throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
       return JSON.parse(raw.toString('utf8')) as BrokerReply;
     },

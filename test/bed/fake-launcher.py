@@ -17,7 +17,8 @@ MODE:
   hello-stdin    as late-fds, but the pipe's read end goes in the hello as stdin (the control)
   scope-gone     a hello, "launch", a scope request ARG (JSON) for this process; the process whose
                  pidfd went exits before "start", a child sends it: prints the reply
-  scope-alive    the same with the process alive (the control)
+  scope-alive    the same with the process alive and dropped to the caller (the control)
+  scope-root     alive, but still with effective uid 0 (a front end made to exec a setuid program)
   hold           a correct hello and "launch", then nothing until killed (a start in progress)
   flood N        N connections in a row, each closed at once
 """
@@ -135,7 +136,7 @@ def main():
         s.shutdown(socket.SHUT_WR)
         print(json.dumps(read_reply(s)))
         return
-    if mode in ('scope-gone', 'scope-alive'):
+    if mode in ('scope-gone', 'scope-alive', 'scope-root'):
         return scope(mode, arg)
     raise SystemExit('unknown mode ' + mode)
 
@@ -150,6 +151,9 @@ def scope(mode, request):
         hello(s, int(sys.argv[1]), int(sys.argv[2]))
         s.sendall(frame(b'launch') + frame(request.encode()))
         socket.send_fds(b, [b'c'], [s.fileno()])
+        if mode != 'scope-root':  # the launcher's drop: every id the caller's
+            os.setresgid(int(sys.argv[2]), int(sys.argv[2]), int(sys.argv[2]))
+            os.setresuid(int(sys.argv[1]), int(sys.argv[1]), int(sys.argv[1]))
         b.recv(1)  # alive until the parent says
         os._exit(0)
     _, fds, _, _ = socket.recv_fds(a, 1, 1)
