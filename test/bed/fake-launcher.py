@@ -147,6 +147,7 @@ def scope(mode, request):
     a, b = socket.socketpair()
     child = os.fork()
     if child == 0:
+        a.close()
         s = connect()
         hello(s, int(sys.argv[1]), int(sys.argv[2]))
         s.sendall(frame(b'launch') + frame(request.encode()))
@@ -165,7 +166,7 @@ def scope(mode, request):
     s.sendall(frame(b'start'))
     s.shutdown(socket.SHUT_WR)
     print(json.dumps(read_reply(s)), flush=True)
-    if mode == 'scope-alive':
+    if mode != 'scope-gone':
         a.send(b'x')
         os.waitpid(child, 0)
 

@@ -231,7 +231,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
     await bed.run(['systemctl', 'stop', unit]);
   });
 
-  it('install.sh --check-units lists units planted the way ssc before 0.2 let a caller plant them, and none ssc makes now', async () => {
+  it('install.sh --check-units lists units planted the way ssc before 0.2 let a caller plant them, and none ssc makes now; install.sh then does not reload', async () => {
     // Units ssc makes now, from an odd but legal directory, in GUI and --wait mode: never reported.
     const odd = `${alice.home}/uf/odd "dir" it's $HOME %h`;
     await bed.run(['mkdir', '-p', odd], { user: 'sscalice' });
@@ -271,7 +271,11 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
       const name = u.split(' ')[0] as string;
       if (!planted.includes(name)) expect(found.stdout).not.toContain(name);
     }
-    // Not yet reloaded: systemd has not read the planted lines, and stopping the units does not run them.
+    // A whole install now says so and does not reload either (enabling ssc-broker.socket would,
+    // without --no-reload): systemd has not read the planted lines, and stopping the units does not run them.
+    const install = await bed.run([`${REPO_ROOT}/install.sh`], { cwd: REPO_ROOT, timeoutMs: 300_000 });
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stderr).toContain('not reloading');
     expect((await bed.run(['systemctl', 'stop', ...planted])).code).toBe(0);
     expect((await bed.run(['test', '-e', PROOF])).code).toBe(1);
     expect((await check()).code).toBe(0);
