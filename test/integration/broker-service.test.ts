@@ -199,7 +199,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
       await new Promise((r) => setTimeout(r, 100));
     }
     expect.unreachable('sscalice stayed refused after her connections closed');
-  });
+  }, 180_000); // sixteen Python stand-ins and repeated launches: half a minute under TCG
 
   it('a missing socket is one line and exit 125', async () => {
     await bed.run(['systemctl', 'stop', 'ssc-broker.socket', 'ssc-broker.service']);
@@ -269,6 +269,6 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
       }
       expect(open).toBe('0');
       expect((await launch('sscalice', 'true')).code).toBe(0);
-    });
+    }, 180_000);
   });
 });
