@@ -15,6 +15,7 @@ import type { Bed } from './bed.js';
 import type { ProvidedBed } from './global-setup.js';
 import { LocalBed } from './local.js';
 import { NamespaceBed } from './namespace.js';
+import type { TestUser } from './users.js';
 
 function provided(): ProvidedBed {
   const p = inject('bed') as ProvidedBed | undefined;
@@ -80,4 +81,30 @@ export async function sscUnits(bed: Bed): Promise<string[]> {
     .map((l) => l.split(/\s+/)[0] ?? '')
     .filter((u) => u.startsWith('app-ssc-'))
     .sort();
+}
+
+/**
+ * Start `user`'s manager (user@UID.service) and wait until it is up. logind
+ * stops a user's manager UserStopDelaySec (10 s) after their last session
+ * ended; a test that starts it by hand inside that window has it stopped under
+ * its feet (seen in CI after the session tests). So first wait, bounded, until
+ * logind has let go of a closing user.
+ */
+export async function startUserManager(bed: Bed, user: TestUser): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const s = await bed.run(['loginctl', 'show-user', '--property=State', '--value', String(user.uid)]);
+    if (s.code !== 0 || s.stdout.trim() !== 'closing') break;
+    if (Date.now() > deadline) throw new Error(`logind still closing user ${user.name} after 30 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const start = await bed.run(['systemctl', 'start', `user@${user.uid}.service`]);
+  if (start.code !== 0) throw new Error(`systemctl start user@${user.uid}.service: ${start.code} ${start.stderr}`);
+  const r = await bed.run(['systemctl', '--user', 'is-system-running', '--wait'], {
+    user: user.name,
+    env: { XDG_RUNTIME_DIR: `/run/user/${user.uid}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=/run/user/${user.uid}/bus` },
+  });
+  if (!['running\n', 'degraded\n'].includes(r.stdout)) {
+    throw new Error(`${user.name}'s manager is not up: is-system-running said ${JSON.stringify(r.stdout)}, ${r.stderr}`);
+  }
 }

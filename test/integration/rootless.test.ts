@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedCgroup, bedSkipReason, getBed } from '../bed/index.js';
+import { bedCgroup, bedSkipReason, getBed, startUserManager } from '../bed/index.js';
 import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
 
@@ -23,16 +23,10 @@ describe.skipIf(skip)(`rootless mode: your own user manager${skip ? ` (skipped: 
   let bed: Bed;
   const plain = (...args: string[]) => bed.run([PLAIN, ...args], { user: 'sscalice', env: ENV });
 
-  async function startUserManager(): Promise<void> {
-    expect((await bed.run(['systemctl', 'start', `user@${alice.uid}.service`])).code).toBe(0);
-    const r = await bed.run(['systemctl', '--user', 'is-system-running', '--wait'], { user: 'sscalice', env: ENV });
-    expect(['running\n', 'degraded\n']).toContain(r.stdout);
-  }
-
   beforeAll(async () => {
     bed = getBed();
     expect((await bed.run(['install', '-o', 'root', '-g', 'root', '-m', '0755', SSC_BIN, PLAIN])).code).toBe(0);
-    await startUserManager();
+    await startUserManager(bed, alice);
   });
   afterAll(async () => {
     await bed?.sh(`rm -f ${PLAIN} ${DROPIN} ${SLICE_DROPIN}; systemctl daemon-reload; systemctl stop user@${alice.uid}.service`);
@@ -166,7 +160,7 @@ describe.skipIf(skip)(`rootless mode: your own user manager${skip ? ` (skipped: 
         `mkdir -p ${DROPIN.replace(/\/[^/]+$/, '')} ${SLICE_DROPIN.replace(/\/[^/]+$/, '')} && printf '[Service]\\nDelegate=\\nDelegate=pids\\n' > ${DROPIN} && printf '[Slice]\\nDisableControllers=memory cpu\\n' > ${SLICE_DROPIN} && systemctl daemon-reload && systemctl restart user-${alice.uid}.slice user@${alice.uid}.service`,
       );
       try {
-        await startUserManager();
+        await startUserManager(bed, alice);
         const controllers = (
           await bed.run(['cat', `/sys/fs/cgroup/user.slice/user-${alice.uid}.slice/user@${alice.uid}.service/cgroup.controllers`])
         ).stdout;
@@ -189,7 +183,7 @@ describe.skipIf(skip)(`rootless mode: your own user manager${skip ? ` (skipped: 
         await bed.sh(
           `rm -f ${DROPIN} ${SLICE_DROPIN}; systemctl daemon-reload; systemctl restart user-${alice.uid}.slice user@${alice.uid}.service`,
         );
-        await startUserManager();
+        await startUserManager(bed, alice);
       }
     });
   });

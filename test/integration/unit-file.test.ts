@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed, RunResult } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedSkipReason, getBed, startUserManager } from '../bed/index.js';
 import { REPO_ROOT } from '../bed/local.js';
 import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
@@ -74,9 +74,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
     version = Number(/^systemd (\d+)/.exec((await bed.run(['systemctl', '--version'])).stdout)?.[1]);
     expect(version).toBeGreaterThanOrEqual(252);
     expect((await bed.run(['install', '-o', 'root', '-g', 'root', '-m', '0755', SSC_BIN, PLAIN])).code).toBe(0);
-    expect((await bed.run(['systemctl', 'start', `user@${alice.uid}.service`])).code).toBe(0);
-    const r = await bed.run(['systemctl', '--user', 'is-system-running', '--wait'], { user: 'sscalice', env: ENV });
-    expect(['running\n', 'degraded\n']).toContain(r.stdout);
+    await startUserManager(bed, alice);
     await bed.run(['rm', '-f', PROOF]);
   });
   afterAll(async () => {
