@@ -8,6 +8,7 @@
 import createConnection, { type Connection } from 'dbus-next/lib/connection.js';
 import { Message } from 'dbus-next/lib/message-type.js';
 import { DBUS_INTERFACE, DBUS_NAME, DBUS_PATH, METHODS } from './signatures.js';
+import { readMessagesBounded, type Header } from './wire.js';
 
 const METHOD_RETURN = 2;
 const ERROR = 3;
@@ -31,6 +32,9 @@ export interface Signal {
   body: unknown[];
 }
 
+/** A signal whose body was not read: from a sender this connection does not trust, or oversized. */
+export type IgnoredSignal = Omit<Signal, 'body'>;
+
 export interface BusOptions {
   address: string;
   /** Pass unix fds (needs the usocket module); required for the h type. */
@@ -48,13 +52,31 @@ export class Bus {
     }
   >();
   private readonly signalHandlers = new Set<(s: Signal) => void>();
+  private readonly ignoredHandlers = new Set<(s: IgnoredSignal) => void>();
+  /** Current owners of the names followed with followOwner; with the bus itself, the only senders whose signals are read. */
+  private readonly trusted: (() => string)[] = [() => DBUS_NAME];
   private closed = false;
   uniqueName = '';
   /** Settles with the Hello reply; calls made meanwhile are queued behind it. */
   hello: Promise<void> = Promise.resolve();
 
   private constructor(private readonly conn: Connection) {
-    conn.on('message', (msg: Message) => this.dispatch(msg));
+    // dbus-next decodes whatever arrives; this reader decides from the header first (wire.ts).
+    conn.once('connect', () =>
+      readMessagesBounded(
+        conn.stream,
+        { ayBuffer: true },
+        {
+          wants: (h) => this.wants(h),
+          message: (m) => this.dispatch(m),
+          skipped: (h, why) => this.skipped(h, why),
+          broken: (err) => {
+            this.failAll(err);
+            this.close();
+          },
+        },
+      ),
+    );
     const fail = (err: Error) => this.failAll(err);
     conn.on('error', fail);
     conn.on('end', () => this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'the bus closed the connection')));
@@ -130,6 +152,7 @@ export class Bus {
    */
   followOwner(name: string): { owner: () => string; ready: Promise<void> } {
     let owner = '';
+    this.trusted.push(() => owner);
     this.onSignal((s) => {
       if (s.sender !== DBUS_NAME || s.path !== DBUS_PATH || s.interface !== DBUS_INTERFACE || s.member !== 'NameOwnerChanged') return;
       if (s.body[0] === name) owner = String(s.body[2] ?? '');
@@ -152,6 +175,12 @@ export class Bus {
     return () => this.signalHandlers.delete(handler);
   }
 
+  /** Signals passed over unread (their sender is not trusted here, or they are oversized): for saying so. */
+  onIgnoredSignal(handler: (s: IgnoredSignal) => void): () => void {
+    this.ignoredHandlers.add(handler);
+    return () => this.ignoredHandlers.delete(handler);
+  }
+
   /** Close the connection now; pending calls fail. */
   close(): void {
     if (this.closed) return;
@@ -159,6 +188,26 @@ export class Bus {
     this.conn.end();
     this.conn.stream.destroy?.();
     this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+  }
+
+  /** Replies to calls still waiting, and signals from the bus or a followed owner; never calls to us. */
+  private wants(h: Header): boolean {
+    if (h.type === METHOD_RETURN || h.type === ERROR) return this.pending.has(h.replySerial ?? -1);
+    if (h.type === SIGNAL) return h.sender !== undefined && h.sender !== '' && this.trusted.some((t) => t() === h.sender);
+    return false;
+  }
+
+  private skipped(h: Header | null, why: 'oversized' | 'unwanted'): void {
+    if (h === null) return;
+    if (h.type === METHOD_RETURN || h.type === ERROR) {
+      const p = this.pending.get(h.replySerial ?? -1);
+      if (!p) return;
+      this.pending.delete(h.replySerial ?? -1);
+      p.reject(new BusError('org.freedesktop.DBus.Error.LimitsExceeded', `the answer to a call was ${why}`));
+    } else if (h.type === SIGNAL) {
+      const s: IgnoredSignal = { path: h.path ?? '', interface: h.interface ?? '', member: h.member ?? '', sender: h.sender ?? '' };
+      for (const handler of this.ignoredHandlers) handler(s);
+    }
   }
 
   private dispatch(msg: Message): void {

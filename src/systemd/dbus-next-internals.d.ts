@@ -5,7 +5,13 @@
 declare module 'dbus-next/lib/connection.js' {
   import type { EventEmitter } from 'node:events';
   export interface Connection extends EventEmitter {
-    stream: NodeJS.ReadWriteStream & { fd?: number; _handle?: { fd?: number }; supportsUnixFd?: boolean; destroy?: () => void };
+    stream: NodeJS.ReadWriteStream & {
+      readableLength: number;
+      fd?: number;
+      _handle?: { fd?: number };
+      supportsUnixFd?: boolean;
+      destroy?: () => void;
+    };
     message(msg: unknown): void;
     end(): Connection;
     state?: string;
@@ -44,4 +50,19 @@ declare module 'dbus-next/lib/variant.js' {
     signature: string;
     value: T;
   }
+}
+declare module 'dbus-next/lib/dbus-buffer.js' {
+  export default class DBusBuffer {
+    constructor(buffer: Buffer, startPos: number, endian: number, fds: number[], options: object);
+    readArray(elementType: object, length: number): unknown[];
+    read(signature: string): unknown[];
+  }
+}
+declare module 'dbus-next/lib/marshall-compat.js' {
+  import type { Message } from 'dbus-next/lib/message-type.js';
+  export function messageToJsFmt(message: Record<string, unknown>): ConstructorParameters<typeof Message>[0];
+  export function marshallMessage(message: Message): [Buffer, number[]];
+}
+declare module 'dbus-next/lib/message.js' {
+  export function unmarshalMessages(stream: NodeJS.ReadableStream, onMessage: (m: { body?: unknown[] }) => void, opts: object): void;
 }

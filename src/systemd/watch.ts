@@ -43,12 +43,21 @@ export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS, onFo
     }
     if (isEnded(state)) resolveEnded(state);
   };
+  const aboutUnit = (s: { path: string; interface: string; member: string }) =>
+    s.path === path && s.interface === PROPERTIES_INTERFACE && s.member === 'PropertiesChanged';
+  const sayForeign = (sender: string) => {
+    if (!foreign) onForeign?.(sender);
+    foreign = true;
+  };
+  // The bus reads no body from a sender it does not trust (bus.ts); say so once.
+  bus.onIgnoredSignal((s) => {
+    if (aboutUnit(s)) sayForeign(s.sender);
+  });
   bus.onSignal((s) => {
-    if (s.path !== path || s.interface !== PROPERTIES_INTERFACE || s.member !== 'PropertiesChanged') return;
+    if (!aboutUnit(s)) return;
     // Only systemd says how the program ended: a forged signal could fake its status or redirect Ctrl-C.
     if (s.sender !== systemd()) {
-      if (!foreign) onForeign?.(s.sender);
-      foreign = true;
+      sayForeign(s.sender);
       return;
     }
     const changed = s.body[1] as Record<string, { value: unknown }>;

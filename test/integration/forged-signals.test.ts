@@ -10,11 +10,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed } from '../bed/index.js';
+import { REPO_ROOT } from '../bed/local.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 import { unitObjectPath } from '../../src/plan/unit-name.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
+const RAW = `${REPO_ROOT}/test/bed/raw-dbus.py`;
+const FAKE = `${REPO_ROOT}/test/bed/fake-launcher.py`;
 
 describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let bed: Bed;
@@ -91,5 +94,69 @@ describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`
     expect((await bed.run(['kill', '-0', sentinelPid])).code).toBe(0);
     await bed.run(['kill', sentinelPid]);
     await sentinel;
+  });
+
+  it("a second user's 30 MiB signal and 64 descriptors sent to the broker's bus connection cost it neither memory nor descriptors; a plain root client takes them all (control)", async () => {
+    // A start in progress keeps the broker's root bus connection open: a stand-in launcher
+    // that said "launch" and then holds.
+    const hold = bed.run(['/usr/bin/python3', FAKE, String(alice.uid), String(alice.gid), 'hold'], { timeoutMs: 120_000 });
+    try {
+      const broker = Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
+      let victim = '';
+      await until('the broker on the bus', async () => {
+        const list = (await bed.run(['busctl', 'list', '--no-legend', '--unique'], { user: 'sscbob' })).stdout;
+        const pid = Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
+        victim =
+          list
+            .split('\n')
+            .map((l) => l.trim().split(/\s+/))
+            .find((f) => Number(f[1]) === pid && pid > 0)?.[0] ?? '';
+        return victim !== '';
+      });
+      const pid = Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
+      expect(pid === broker || broker === 0).toBe(true);
+      const fdsBefore = Number((await bed.sh(`ls /proc/${pid}/fd | wc -l`)).stdout.trim());
+      // bob finds it as anyone can (busctl list shows the PID) and sends it what a decoder chokes on.
+      const big = await bed.run(['/usr/bin/python3', RAW, 'big', victim, '30'], { user: 'sscbob', timeoutMs: 60_000 });
+      expect(big.stdout, big.stderr).toBe(`sent ${30 * 1024 * 1024} bytes\n`);
+      const fds = await bed.run(['/usr/bin/python3', RAW, 'fds', victim, '4'], { user: 'sscbob', timeoutMs: 60_000 });
+      expect(fds.stdout, fds.stderr).toBe('sent 64 fds\n');
+      // What it costs the broker shows within seconds: the old reader took 0.9 s and 425 MiB to
+      // decode half as much, and died past its MemoryMax. Watched for 5 s: same process, little memory.
+      const watchUntil = Date.now() + 5000;
+      let hwm = 0;
+      while (Date.now() < watchUntil) {
+        expect(Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim())).toBe(pid);
+        const status = (await bed.run(['cat', `/proc/${pid}/status`])).stdout;
+        hwm = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]);
+        expect(hwm).toBeLessThan(200 * 1024);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(hwm).toBeGreaterThan(0);
+      expect(Number((await bed.sh(`ls /proc/${pid}/fd | wc -l`)).stdout.trim())).toBeLessThanOrEqual(fdsBefore);
+      // And alice's launches go on.
+      expect((await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], { user: 'sscalice' })).code).toBe(0);
+    } finally {
+      await bed.run(['pkill', '-f', `${FAKE} ${alice.uid} ${alice.gid} hold`]);
+      await hold;
+    }
+    // The control: the same from bob to a root client that takes whatever arrives.
+    const listen = bed.sh(`/usr/bin/python3 ${RAW} listen 20 > /run/ssc-raw-listen.out`, { timeoutMs: 60_000 });
+    try {
+      let name = '';
+      await until('the listener', async () => {
+        name = (await bed.run(['head', '-1', '/run/ssc-raw-listen.out'])).stdout.trim();
+        return name !== '';
+      });
+      expect((await bed.run(['/usr/bin/python3', RAW, 'big', name, '30'], { user: 'sscbob', timeoutMs: 60_000 })).code).toBe(0);
+      expect((await bed.run(['/usr/bin/python3', RAW, 'fds', name, '4'], { user: 'sscbob', timeoutMs: 60_000 })).code).toBe(0);
+      await listen; // it ends 2 s after the last byte
+    } finally {
+      await bed.run(['pkill', '-f', `${RAW} listen`]);
+    }
+    const got = /^got (\d+) bytes (\d+) fds$/m.exec((await bed.run(['cat', '/run/ssc-raw-listen.out'])).stdout);
+    await bed.run(['rm', '-f', '/run/ssc-raw-listen.out']);
+    expect(Number(got?.[1])).toBeGreaterThan(30 * 1024 * 1024);
+    expect(Number(got?.[2])).toBe(64);
   });
 });
