@@ -18,16 +18,16 @@ import type { Socket } from 'node:net';
 import { FrameRefused, LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
 import { REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
-import { Bus } from '../systemd/bus.js';
+import type { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
 import { managerVersion } from '../systemd/client.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
-import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { randomHex } from '../random.js';
 import { execHelperPath } from '../installed.js';
 import { planFor, refusalOf, startAndReport, withTimeout, type StartContext } from '../start/start.js';
 import type { Launcher } from './launcher-peer.js';
+import type { SharedSystemBus } from './system-bus.js';
 import { MAX_REQUEST_BYTES_PER_USER } from './slots.js';
 import type { Native } from '../native/native.js';
 
@@ -53,9 +53,6 @@ function runsOnlyAs(pid: number, uid: number, gid: number): boolean {
   };
   return all('Uid', uid) && all('Gid', gid);
 }
-
-/** How long connecting and authenticating to the system bus may take. */
-const BUS_TIMEOUT_MS = 10_000;
 
 /**
  * The request as text, refused when it holds more values than any request can:
@@ -157,15 +154,11 @@ export async function serveLauncher(
   sock: Socket,
   frames: FrameReader,
   launcher: Launcher,
+  systemBus: SharedSystemBus,
   reserve: (bytes: number) => boolean = () => true,
 ): Promise<void> {
   const { header } = launcher;
-  // Whatever holds a root connection is let go before the answer, which waits for the front end.
-  let letGo = (): void => undefined;
-  const reply = async (r: BrokerReply) => {
-    letGo();
-    await sendLast(sock, frames, JSON.stringify(r), FRONT_END_TIMEOUT_MS);
-  };
+  const reply = (r: BrokerReply) => sendLast(sock, frames, JSON.stringify(r), FRONT_END_TIMEOUT_MS);
   // A stopped or stuck front end must not keep a connection (and the caller's
   // descriptors) here: "launch", the request and "start" come within a bound
   // of the hello, or the connection goes.
@@ -178,13 +171,8 @@ export async function serveLauncher(
     return;
   }
   ensureEnvDir();
-  // Connect while the front end prepares its request; a bus that drops the
-  // connection while authenticating must not leave this start waiting for ever.
-  const busPromise = withTimeout(
-    Bus.connect({ address: SYSTEM_BUS_ADDRESS, unixFd: true }),
-    BUS_TIMEOUT_MS,
-    'the system bus did not answer in time',
-  );
+  // The shared connection (opened now if there is none) while the front end prepares its request.
+  const busPromise = systemBus.get();
   busPromise.catch(() => undefined);
   // Which logind session the caller's process (the front end, whose PID the
   // launcher wrote) is in, asked as soon as the bus is up.
@@ -193,17 +181,8 @@ export async function serveLauncher(
   // What the manager writes into the unit's file, and reads back, depends on its version.
   const versionPromise = busPromise.then((b) => withTimeout(managerVersion(b), LOGIND_TIMEOUT_MS, 'systemd did not say its version'));
   versionPromise.catch(() => undefined);
-  let bus: Bus | null = null;
+  let bus: Bus;
   let envFile: string | null = null;
-  letGo = () => {
-    if (bus) bus.close();
-    else
-      busPromise.then(
-        (b) => b.close(),
-        () => undefined,
-      );
-    bus = null;
-  };
   try {
     let requestBytes;
     try {
@@ -235,8 +214,6 @@ export async function serveLauncher(
       await reply({ ok: false, kind: 'bus', message: systemBusUnreachable(e) });
       return;
     }
-    const fd = bus.fd;
-    if (fd !== undefined) native.setCloexec(fd);
     if (request.kind === 'service' && request.stdio === 'inherit' && !bus.supportsUnixFd)
       throw new Error('the bus connection cannot pass file descriptors (usocket missing)');
     const ctx: StartContext = {
@@ -292,7 +269,6 @@ export async function serveLauncher(
     return;
   } finally {
     clearTimeout(deadline);
-    letGo();
     if (envFile !== null) removeQuietly(envFile);
   }
 }

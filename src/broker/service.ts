@@ -17,6 +17,7 @@ import type { Native } from '../native/native.js';
 import { serveLauncher } from './broker.js';
 import { acceptLauncher, PeerGone, PeerRefused, realIds, socketFd } from './launcher-peer.js';
 import { MAX_CONNECTIONS_PER_USER, MAX_STARTS_PER_USER, UserCounts } from './slots.js';
+import { SharedSystemBus } from './system-bus.js';
 
 /** sd_listen_fds(): the first passed descriptor. */
 const LISTEN_FD = 3;
@@ -50,6 +51,7 @@ export function runBrokerService(native: Native): Promise<number> {
     return Promise.resolve(1);
   }
   const counts = new UserCounts();
+  const systemBus = new SharedSystemBus(native);
   let open = 0;
   let idle: NodeJS.Timeout | null = null;
   const armIdle = () => {
@@ -82,7 +84,7 @@ export function runBrokerService(native: Native): Promise<number> {
         armIdle();
       }
     });
-    serveConnection(native, sock, counts, (r) => (release = r)).catch((e: unknown) => {
+    serveConnection(native, sock, counts, systemBus, (r) => (release = r)).catch((e: unknown) => {
       warn(`connection failed: ${(e as Error).message}`);
       sock.destroy();
     });
@@ -96,7 +98,13 @@ export function runBrokerService(native: Native): Promise<number> {
   });
 }
 
-async function serveConnection(native: Native, sock: Socket, counts: UserCounts, onRelease: (r: () => void) => void): Promise<void> {
+async function serveConnection(
+  native: Native,
+  sock: Socket,
+  counts: UserCounts,
+  systemBus: SharedSystemBus,
+  onRelease: (r: () => void) => void,
+): Promise<void> {
   const peer = native.peerCredentials(socketFd(sock));
   // The socket is root-only: anything else means it was opened up by mistake.
   if (peer.uid !== 0) return void sock.destroy();
@@ -125,7 +133,7 @@ async function serveConnection(native: Native, sock: Socket, counts: UserCounts,
   }
   try {
     sock.resume();
-    await serveLauncher(native, sock, frames, launcher, slot.reserve);
+    await serveLauncher(native, sock, frames, launcher, systemBus, slot.reserve);
   } finally {
     launcher.close();
     sock.destroy();

@@ -20,7 +20,7 @@ import {
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { unitObjectPath } from '../plan/unit-name.js';
 import type { Bus } from '../systemd/bus.js';
-import { readServiceState, startTransientUnit } from '../systemd/client.js';
+import { readServiceState, startTransientUnit, unrefUnit } from '../systemd/client.js';
 import type { UnitProperty } from '../systemd/signatures.js';
 
 /**
@@ -99,15 +99,22 @@ export async function startAndReport(
   props: readonly UnitProperty[],
   { manager, afterJob }: { manager: 'system' | 'user'; afterJob?: () => void },
 ): Promise<BrokerReply> {
-  const job = await withTimeout(
-    startTransientUnit(bus, unit, props),
-    START_JOB_TIMEOUT_MS,
-    `systemd did not finish starting ${unit} within ${START_JOB_TIMEOUT_MS / 1000} s`,
-  );
-  afterJob?.();
-  // AddRef keeps a failed unit until this connection closes: read why it failed
-  // (and, in a user manager, the cgroup whose caps the front end checks).
-  const state = job.result !== 'done' || manager === 'user' ? await readServiceState(bus, unitObjectPath(unit)).catch(() => null) : null;
+  let job;
+  let state;
+  try {
+    job = await withTimeout(
+      startTransientUnit(bus, unit, props),
+      START_JOB_TIMEOUT_MS,
+      `systemd did not finish starting ${unit} within ${START_JOB_TIMEOUT_MS / 1000} s`,
+    );
+    afterJob?.();
+    // AddRef keeps a failed unit until it is let go below: read why it failed
+    // (and, in a user manager, the cgroup whose caps the front end checks).
+    state = job.result !== 'done' || manager === 'user' ? await readServiceState(bus, unitObjectPath(unit)).catch(() => null) : null;
+  } finally {
+    // On a connection that outlives this start (the broker's), the reference would outlive it too.
+    unrefUnit(bus, unitObjectPath(unit));
+  }
   if (job.result === 'done') return manager === 'user' ? { ok: true, unit, controlGroup: state?.controlGroup } : { ok: true, unit };
   return {
     ok: false,

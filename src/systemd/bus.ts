@@ -56,6 +56,15 @@ export class Bus {
   /** Current owners of the names followed with followOwner; with the bus itself, the only senders whose signals are read. */
   private readonly trusted: (() => string)[] = [() => DBUS_NAME];
   private closed = false;
+  private readonly closeHandlers = new Set<() => void>();
+  /** Calls waiting for a reply slot, in order (see maxPending). */
+  private readonly queued: (() => void)[] = [];
+  /**
+   * At most this many calls wait for replies at once; later ones are sent as
+   * answers come in, in order. dbus-daemon refuses a connection's 129th
+   * (max_replies_per_connection), which a connection shared by many starts could reach.
+   */
+  maxPending = 64;
   uniqueName = '';
   /** Settles with the Hello reply; calls made meanwhile are queued behind it. */
   hello: Promise<void> = Promise.resolve();
@@ -80,6 +89,29 @@ export class Bus {
     const fail = (err: Error) => this.failAll(err);
     conn.on('error', fail);
     conn.on('end', () => this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'the bus closed the connection')));
+    conn.on('close', () => this.markClosed());
+    conn.on('end', () => this.markClosed());
+    conn.on('error', () => this.markClosed());
+  }
+
+  /** Whether the connection is gone (closed here or by the bus): nothing more can be sent. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Called once when the connection goes, whichever side ended it. */
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.closeHandlers.add(handler);
+  }
+
+  private markClosed(): void {
+    if (this.closed && this.closeHandlers.size === 0) return;
+    this.closed = true;
+    for (const send of this.queued.splice(0)) send(); // each fails: closed
+    const handlers = [...this.closeHandlers];
+    this.closeHandlers.clear();
+    for (const h of handlers) h();
   }
 
   static async connect({ address, unixFd = false }: BusOptions): Promise<Bus> {
@@ -124,17 +156,28 @@ export class Bus {
     now?: (b: unknown[]) => void,
   ): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
-    const serial = this.serial++;
-    const msg = new Message({ serial, destination, path, interface: iface, member, signature, body });
     return new Promise((resolve, reject) => {
-      this.pending.set(serial, { resolve, reject, now });
-      try {
-        this.conn.message(msg);
-      } catch (e) {
-        this.pending.delete(serial);
-        reject(e as Error);
-      }
+      const send = () => {
+        if (this.closed) return reject(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+        const serial = this.serial++;
+        const msg = new Message({ serial, destination, path, interface: iface, member, signature, body });
+        this.pending.set(serial, { resolve, reject, now });
+        try {
+          this.conn.message(msg);
+        } catch (e) {
+          this.pending.delete(serial);
+          reject(e as Error);
+          this.next();
+        }
+      };
+      if (this.queued.length > 0 || this.pending.size >= this.maxPending) this.queued.push(send);
+      else send();
     });
+  }
+
+  /** A reply slot came free: send the oldest queued call. */
+  private next(): void {
+    while (this.queued.length > 0 && this.pending.size < this.maxPending) (this.queued.shift() as () => void)();
   }
 
   addMatch(rule: string): Promise<unknown[]> {
@@ -184,10 +227,10 @@ export class Bus {
   /** Close the connection now; pending calls fail. */
   close(): void {
     if (this.closed) return;
-    this.closed = true;
     this.conn.end();
     this.conn.stream.destroy?.();
     this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+    this.markClosed();
   }
 
   /** Replies to calls still waiting, and signals from the bus or a followed owner; never calls to us. */
@@ -203,6 +246,7 @@ export class Bus {
       const p = this.pending.get(h.replySerial ?? -1);
       if (!p) return;
       this.pending.delete(h.replySerial ?? -1);
+      this.next();
       p.reject(new BusError('org.freedesktop.DBus.Error.LimitsExceeded', `the answer to a call was ${why}`));
     } else if (h.type === SIGNAL) {
       const s: IgnoredSignal = { path: h.path ?? '', interface: h.interface ?? '', member: h.member ?? '', sender: h.sender ?? '' };
@@ -215,6 +259,7 @@ export class Bus {
       const p = this.pending.get(msg.replySerial ?? -1);
       if (!p) return;
       this.pending.delete(msg.replySerial ?? -1);
+      this.next();
       if (msg.type === ERROR) p.reject(new BusError(msg.errorName ?? 'unknown', String(msg.body[0] ?? msg.errorName)));
       else {
         p.now?.(msg.body);

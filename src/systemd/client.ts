@@ -31,40 +31,77 @@ export interface JobResult {
 }
 
 /**
- * Start a transient unit and wait for its start job. The JobRemoved match is
- * added before the call, so the job cannot finish unseen.
+ * Every start job on one connection, watched through one JobRemoved match: a
+ * connection the broker keeps for all its starts must not gather a match per
+ * start. Only systemd's own JobRemoved counts (anyone may send this connection
+ * a unicast one), and only for a unit a start here is waiting on.
  */
-export async function startTransientUnit(bus: Bus, name: string, props: readonly UnitProperty[]): Promise<JobResult> {
-  const seen = new Map<string, JobResult>();
-  let wanted: string | null = null;
-  let done: ((r: JobResult) => void) | null = null;
-  // Only systemd's own JobRemoved counts: anyone may send this connection a unicast one.
-  const { owner: systemd, ready } = bus.followOwner(SYSTEMD_BUS_NAME);
-  const off = bus.onSignal((s: Signal) => {
-    if (s.interface !== MANAGER_INTERFACE || s.member !== 'JobRemoved' || s.sender === '' || s.sender !== systemd()) return;
-    const [, job, unit, result] = s.body as [number, string, string, string];
-    const r = { job, unit, result };
-    if (wanted === job && done) done(r);
-    else seen.set(job, r);
-  });
-  try {
-    // The match goes first on the same connection, so the bus has it before
-    // systemd can emit JobRemoved; no need to wait for its reply before the call.
-    const match = bus.addMatch(
-      `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${SYSTEMD_OBJECT_PATH}',interface='${MANAGER_INTERFACE}',member='JobRemoved'`,
-    );
-    // The owner's answer comes before the call's (the bus answers in order), so before any JobRemoved of this job.
-    const call = bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [name, 'fail', toDBusProperties(props), []]);
-    const [, , [job]] = (await Promise.all([match, ready, call])) as [unknown, unknown, [string]];
-    const early = seen.get(job);
-    if (early) return early;
-    return await new Promise<JobResult>((resolve) => {
-      wanted = job;
-      done = resolve;
+class JobWatch {
+  private readonly waiting = new Map<
+    string,
+    { job: string | null; early: Map<string, JobResult>; done: ((r: JobResult) => void) | null }
+  >();
+  /** The owner known and the match in place; a connection where either failed is closed. */
+  readonly ready: Promise<unknown>;
+
+  constructor(private readonly bus: Bus) {
+    const { owner: systemd, ready } = bus.followOwner(SYSTEMD_BUS_NAME);
+    bus.onSignal((s: Signal) => {
+      if (s.interface !== MANAGER_INTERFACE || s.member !== 'JobRemoved' || s.sender === '' || s.sender !== systemd()) return;
+      const [, job, unit, result] = s.body as [number, string, string, string];
+      const w = this.waiting.get(unit);
+      if (!w) return;
+      const r = { job, unit, result };
+      if (w.job === job && w.done) w.done(r);
+      else if (w.job === null) w.early.set(job, r);
     });
-  } finally {
-    off();
+    this.ready = Promise.all([
+      ready,
+      bus.addMatch(
+        `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${SYSTEMD_OBJECT_PATH}',interface='${MANAGER_INTERFACE}',member='JobRemoved'`,
+      ),
+    ]);
+    this.ready.catch(() => bus.close());
   }
+
+  async start(name: string, props: readonly UnitProperty[]): Promise<JobResult> {
+    if (this.waiting.has(name)) throw new Error(`a start of ${name} is already in progress`);
+    const w: { job: string | null; early: Map<string, JobResult>; done: ((r: JobResult) => void) | null } = {
+      job: null,
+      early: new Map(),
+      done: null,
+    };
+    this.waiting.set(name, w);
+    try {
+      // The match went first on this connection, so the bus has it before systemd can emit
+      // JobRemoved, and the owner's answer comes before the call's (the bus answers in order).
+      const call = this.bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [name, 'fail', toDBusProperties(props), []]);
+      const [, [job]] = (await Promise.all([this.ready, call])) as [unknown, [string]];
+      w.job = job;
+      const early = w.early.get(job);
+      if (early) return early;
+      return await new Promise<JobResult>((resolve) => (w.done = resolve));
+    } finally {
+      this.waiting.delete(name);
+    }
+  }
+}
+
+const jobWatches = new WeakMap<Bus, JobWatch>();
+
+/** Start a transient unit and wait for its start job (watched from before the call: it cannot finish unseen). */
+export async function startTransientUnit(bus: Bus, name: string, props: readonly UnitProperty[]): Promise<JobResult> {
+  let watch = jobWatches.get(bus);
+  if (!watch) {
+    watch = new JobWatch(bus);
+    jobWatches.set(bus, watch);
+  }
+  return watch.start(name, props);
+}
+
+/** Let go of the reference the start took (AddRef): the unit is collected once it is over. */
+export function unrefUnit(bus: Bus, path: string): void {
+  bus.call(SYSTEMD_BUS_NAME, path, 'Unref').catch(() => undefined);
 }
 
 export interface UnitState {

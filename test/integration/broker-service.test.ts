@@ -186,10 +186,21 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
         if ((await bed.sh('ss -x state connected src /run/ssc-broker.sock | tail -n +2 | wc -l')).stdout.trim() === '16') break;
         await new Promise((r) => setTimeout(r, 100));
       }
+      expect((await bed.sh('ss -x state connected src /run/ssc-broker.sock | tail -n +2 | wc -l')).stdout.trim()).toBe('16');
       const r = await launch('sscalice', 'true');
       expect(r.code).toBe(125);
       expect(r.stderr).toBe('ssc: you already have 16 ssc starts in progress; wait for them to finish\n');
       expect((await launch('sscbob', 'true')).code).toBe(0);
+      // Sixteen starts in progress and one more done, on one root bus connection with its two
+      // match rules (dbus-daemon counts root's connections against a per-uid limit of 256).
+      const pid = (await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim();
+      const names = (await bed.sh(`busctl list --unique --no-legend | awk '$2 == ${pid} {print $1}'`)).stdout.split('\n').filter(Boolean);
+      expect(names).toHaveLength(1);
+      const stats = await bed.run(
+        ['busctl', 'call', '--json=short', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.Debug.Stats', 'GetConnectionStats', 's', names[0] as string],
+      ); // prettier-ignore
+      expect(stats.code, stats.stderr).toBe(0);
+      expect((JSON.parse(stats.stdout) as { data: [Record<string, { data: unknown }>] }).data[0].MatchRules?.data).toBe(2);
     } finally {
       await bed.sh('pkill -f "fake-launcher.py .* hold"; true');
     }

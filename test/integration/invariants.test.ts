@@ -245,6 +245,8 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
 describe.skipIf(skip)(`commands that need no privileged bus never open one${skip ? ` (skipped: ${skip})` : ''}`, () => {
   /** New connections to the system bus while `script` runs as sscalice (each gets a unique name). */
   async function newBusNames(bed: Bed, script: string): Promise<number> {
+    // The broker keeps one connection for all starts while it runs: stopped, its next start shows.
+    expect((await bed.run(['systemctl', 'stop', 'ssc-broker.service'])).code).toBe(0);
     // dbus-monitor also prints its own NameAcquired/NameLost: count only NameOwnerChanged.
     const monitor = bed.sh(
       "timeout 4 dbus-monitor --system \"type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'\" 2>/dev/null | grep -c 'member=NameOwnerChanged' || true",
