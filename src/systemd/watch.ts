@@ -25,9 +25,15 @@ function isEnded(s: UnitState): boolean {
 /**
  * @param onForeign called once, for the first signal about the unit that did
  *   not come from systemd (another local user sent it, unicast).
+ * @param connected a connection to `address` begun earlier, to use instead of a new one.
  */
-export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS, onForeign?: (sender: string) => void): Promise<UnitWatch> {
-  const bus = await Bus.connect({ address });
+export async function watchUnit(
+  path: string,
+  address = SYSTEM_BUS_ADDRESS,
+  onForeign?: (sender: string) => void,
+  connected?: Promise<Bus>,
+): Promise<UnitWatch> {
+  const bus = await (connected ?? Bus.connect({ address }));
   let foreign = false;
   const { owner: systemd, ready } = bus.followOwner(SYSTEMD_BUS_NAME);
   let state: UnitState = stateFrom({});
