@@ -13,7 +13,6 @@
 import type { Native } from '../native/native.js';
 import { Bus } from '../systemd/bus.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
-import { withTimeout } from '../start/start.js';
 
 /** How long connecting and authenticating may take: a bus that hangs there must not hold a start for ever. */
 export const BUS_TIMEOUT_MS = 10_000;
@@ -29,8 +28,7 @@ export class SharedSystemBus {
   /** The connection, connecting if there is none (or it was lost). */
   get(): Promise<Bus> {
     if (this.current !== null) return this.current;
-    const connecting = Bus.connect({ address: this.address, unixFd: true });
-    const p = withTimeout(connecting, BUS_TIMEOUT_MS, 'the system bus did not answer in time').then((bus) => {
+    const p = Bus.connect({ address: this.address, unixFd: true, timeoutMs: BUS_TIMEOUT_MS }).then((bus) => {
       const fd = bus.fd;
       if (fd !== undefined) this.native.setCloexec(fd);
       bus.onClose(() => {
@@ -38,13 +36,9 @@ export class SharedSystemBus {
       });
       return bus;
     });
-    // A connection that came too late, or failed, is not kept; the next start tries again.
+    // One that failed (or timed out, its socket closed by Bus.connect) is not kept; the next start tries again.
     p.catch(() => {
       if (this.current === p) this.current = null;
-      connecting.then(
-        (b) => b.close(),
-        () => undefined,
-      );
     });
     this.current = p;
     return p;

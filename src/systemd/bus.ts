@@ -13,6 +13,7 @@ import { readMessagesBounded, type Header } from './wire.js';
 const METHOD_RETURN = 2;
 const ERROR = 3;
 const SIGNAL = 4;
+const DISCONNECTED = 'org.freedesktop.DBus.Error.Disconnected';
 
 export class BusError extends Error {
   constructor(
@@ -37,6 +38,8 @@ export type IgnoredSignal = Omit<Signal, 'body'>;
 
 export interface BusOptions {
   address: string;
+  /** Give up (and close the socket) when the connection is not set up within this long. */
+  timeoutMs?: number;
   /** Pass unix fds (needs the usocket module); required for the h type. */
   unixFd?: boolean;
 }
@@ -56,7 +59,8 @@ export class Bus {
   /** Current owners of the names followed with followOwner; with the bus itself, the only senders whose signals are read. */
   private readonly trusted: (() => string)[] = [() => DBUS_NAME];
   private closed = false;
-  private readonly closeHandlers = new Set<() => void>();
+  private readonly closeHandlers = new Set<(err: Error) => void>();
+  private closedBy: Error = new BusError(DISCONNECTED, 'connection closed');
   /** Calls waiting for a reply slot, in order (see maxPending). */
   private readonly queued: (() => void)[] = [];
   /**
@@ -79,19 +83,12 @@ export class Bus {
           wants: (h) => this.wants(h),
           message: (m) => this.dispatch(m),
           skipped: (h, why) => this.skipped(h, why),
-          broken: (err) => {
-            this.failAll(err);
-            this.close();
-          },
+          broken: (err) => this.teardown(err),
         },
       ),
     );
-    const fail = (err: Error) => this.failAll(err);
-    conn.on('error', fail);
-    conn.on('end', () => this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'the bus closed the connection')));
-    conn.on('close', () => this.markClosed());
-    conn.on('end', () => this.markClosed());
-    conn.on('error', () => this.markClosed());
+    conn.on('error', (err: Error) => this.teardown(err));
+    conn.on('end', () => this.teardown(new BusError(DISCONNECTED, 'the bus closed the connection')));
   }
 
   /** Whether the connection is gone (closed here or by the bus): nothing more can be sent. */
@@ -99,27 +96,46 @@ export class Bus {
     return this.closed;
   }
 
-  /** Called once when the connection goes, whichever side ended it. */
-  onClose(handler: () => void): void {
-    if (this.closed) handler();
+  /** Called once when the connection goes, whichever side ended it, with why. */
+  onClose(handler: (err: Error) => void): void {
+    if (this.closed) handler(this.closedBy);
     else this.closeHandlers.add(handler);
   }
 
-  private markClosed(): void {
-    if (this.closed && this.closeHandlers.size === 0) return;
+  /** The connection goes, whichever side ended it: pending and queued calls fail, the socket is closed. */
+  private teardown(err: Error): void {
+    if (this.closed) return;
     this.closed = true;
+    this.closedBy = err;
+    this.failAll(err);
     for (const send of this.queued.splice(0)) send(); // each fails: closed
+    try {
+      this.conn.end();
+    } catch {
+      // the stream is already gone
+    }
+    this.conn.stream.destroy?.();
     const handlers = [...this.closeHandlers];
     this.closeHandlers.clear();
-    for (const h of handlers) h();
+    for (const h of handlers) h(err);
   }
 
-  static async connect({ address, unixFd = false }: BusOptions): Promise<Bus> {
+  static async connect({ address, unixFd = false, timeoutMs }: BusOptions): Promise<Bus> {
     const conn = createConnection({ busAddress: address, authMethods: ['EXTERNAL'], negotiateUnixFd: unixFd });
     const bus = new Bus(conn);
+    // Settles however the setup ends: authenticated, refused, dropped by the bus halfway, or too slow
+    // (then the socket is closed here, not left to whoever gave up waiting).
     await new Promise<void>((resolve, reject) => {
-      conn.once('connect', () => resolve());
-      conn.once('error', reject);
+      const timer =
+        timeoutMs === undefined ? undefined : setTimeout(() => bus.teardown(new Error('the bus did not answer in time')), timeoutMs);
+      conn.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      bus.onClose((err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
     });
     // Hello must be the first message, but its reply need not be awaited:
     // dbus-daemon handles a connection's messages in order, so the calls that
@@ -155,14 +171,15 @@ export class Bus {
     body: unknown[],
     now?: (b: unknown[]) => void,
   ): Promise<unknown[]> {
-    if (this.closed) return Promise.reject(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+    if (this.closed) return Promise.reject(new BusError(DISCONNECTED, 'connection closed'));
     return new Promise((resolve, reject) => {
       const send = () => {
-        if (this.closed) return reject(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
+        if (this.closed) return reject(new BusError(DISCONNECTED, 'connection closed'));
         const serial = this.serial++;
-        const msg = new Message({ serial, destination, path, interface: iface, member, signature, body });
-        this.pending.set(serial, { resolve, reject, now });
         try {
+          // Built here, so that a bad argument fails this call even when it was queued.
+          const msg = new Message({ serial, destination, path, interface: iface, member, signature, body });
+          this.pending.set(serial, { resolve, reject, now });
           this.conn.message(msg);
         } catch (e) {
           this.pending.delete(serial);
@@ -226,11 +243,7 @@ export class Bus {
 
   /** Close the connection now; pending calls fail. */
   close(): void {
-    if (this.closed) return;
-    this.conn.end();
-    this.conn.stream.destroy?.();
-    this.failAll(new BusError('org.freedesktop.DBus.Error.Disconnected', 'connection closed'));
-    this.markClosed();
+    this.teardown(new BusError(DISCONNECTED, 'connection closed'));
   }
 
   /** Replies to calls still waiting, and signals from the bus or a followed owner; never calls to us. */
@@ -240,7 +253,7 @@ export class Bus {
     return false;
   }
 
-  private skipped(h: Header | null, why: 'oversized' | 'unwanted'): void {
+  private skipped(h: Header | null, why: 'oversized' | 'unwanted' | 'unreadable'): void {
     if (h === null) return;
     if (h.type === METHOD_RETURN || h.type === ERROR) {
       const p = this.pending.get(h.replySerial ?? -1);

@@ -32,6 +32,27 @@ function reply(replySerial: number, body: unknown[]): Buffer {
   return marshallMessage(Object.assign(new Message(fields as ConstructorParameters<typeof Message>[0]), { sender: SYSTEMD }))[0];
 }
 
+/** A message built byte by byte (little-endian unless `big`), for what dbus-next's marshaller will not make. */
+function raw(type: number, fields: [number, string, string | number][], body: Buffer, big = false): Buffer {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    if (big) b.writeUInt32BE(n);
+    else b.writeUInt32LE(n);
+    return b;
+  };
+  const pad = (b: Buffer, n: number) => Buffer.concat([b, Buffer.alloc((n - (b.length % n)) % n)]);
+  let f = Buffer.alloc(0);
+  for (const [code, sig, value] of fields) {
+    f = pad(f, 8);
+    f = Buffer.concat([f, Buffer.from([code, sig.length]), Buffer.from(`${sig}\0`)]);
+    if (sig === 's' || sig === 'o') f = Buffer.concat([pad(f, 4), u32(String(value).length), Buffer.from(`${String(value)}\0`)]);
+    else if (sig === 'g') f = Buffer.concat([f, Buffer.from([String(value).length]), Buffer.from(`${String(value)}\0`)]);
+    else f = Buffer.concat([pad(f, 4), u32(Number(value))]); // u, h
+  }
+  const head = Buffer.concat([Buffer.from([big ? 0x42 : 0x6c, type, 0, 1]), u32(body.length), u32(9), u32(f.length), f]);
+  return Buffer.concat([pad(head, 8), body]);
+}
+
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 function reader(stream: PassThrough) {
@@ -147,5 +168,79 @@ describe('the bounded D-Bus reader', () => {
     const r = reader(s);
     await feed(s, Buffer.from('HTTP/1.1 200 OK\r\n\r\n'), 64);
     expect(r.broken).toHaveLength(1);
+  });
+
+  it('skips a message whose header fields it cannot decode (dbus-broker forwards unknown fields of any type), and reads on', async () => {
+    const odd = raw(
+      SIGNAL,
+      [
+        [1, 'o', '/x'],
+        [2, 's', 'x.y'],
+        [3, 's', 'Odd'],
+        [7, 's', SYSTEMD],
+        [8, 'g', 's'],
+        [200, 'h', 0],
+      ],
+      Buffer.from('\u0002\u0000\u0000\u0000hi\u0000'),
+    );
+    const s = new PassThrough();
+    const r = reader(s);
+    await feed(s, Buffer.concat([odd, signal(SYSTEMD, 'Next')]), 7);
+    expect(r.broken).toEqual([]);
+    expect(r.skipped).toEqual([{ h: null, why: 'unreadable' }]);
+    expect(r.got.map((m) => m.member)).toEqual(['Next']);
+    // Control: without the odd field the same message is read.
+    const plain = raw(
+      SIGNAL,
+      [
+        [1, 'o', '/x'],
+        [2, 's', 'x.y'],
+        [3, 's', 'Odd'],
+        [7, 's', SYSTEMD],
+        [8, 'g', 's'],
+      ],
+      Buffer.from('\u0002\u0000\u0000\u0000hi\u0000'),
+    );
+    const s2 = new PassThrough();
+    const r2 = reader(s2);
+    await feed(s2, plain, 64);
+    expect(r2.got.map((m) => [m.member, m.body])).toEqual([['Odd', ['hi']]]);
+  });
+
+  it('reads big-endian messages too', async () => {
+    const be = Buffer.from([0, 0, 0, 2, 0x68, 0x69, 0]); // "hi" as a big-endian string
+    const s = new PassThrough();
+    const r = reader(s);
+    await feed(
+      s,
+      raw(
+        SIGNAL,
+        [
+          [1, 'o', '/x'],
+          [2, 's', 'x.y'],
+          [3, 's', 'Be'],
+          [7, 's', SYSTEMD],
+          [8, 'g', 's'],
+        ],
+        be,
+        true,
+      ),
+      5,
+    );
+    expect(r.got.map((m) => [m.member, m.body])).toEqual([['Be', ['hi']]]);
+  });
+
+  it('says the stream broke, and decodes nothing, when it ends inside a message', async () => {
+    const whole = signal(SYSTEMD, 'Cut');
+    for (const at of [10, 20, whole.length - 1]) {
+      const s = new PassThrough();
+      const r = reader(s);
+      s.end(whole.subarray(0, at));
+      await tick();
+      await tick();
+      expect(r.got).toEqual([]);
+      expect(r.broken).toHaveLength(1);
+      expect(r.broken[0]?.message).toMatch(/ended inside a message/);
+    }
   });
 });

@@ -61,26 +61,41 @@ export interface WireHandlers {
   /** Whether this message's body should be decoded; asked once its header is in. */
   wants(h: Header): boolean;
   message(m: Message): void;
-  /** A message passed over unread: its header, or null when even that was too large. */
-  skipped(h: Header | null, why: 'oversized' | 'unwanted'): void;
-  /** The stream broke the protocol (not something another client can cause: the bus checks framing). */
+  /** A message passed over unread: its header, or null when even that was too large or unreadable. */
+  skipped(h: Header | null, why: 'oversized' | 'unwanted' | 'unreadable'): void;
+  /**
+   * The stream itself is not D-Bus (a fixed header with a bad byte order or
+   * version) or ended inside a message. Nothing inside a message's fields or
+   * body comes here: once the fixed header is read the framing is known, and a
+   * field or body this reader cannot decode (dbus-broker forwards unknown header
+   * fields of any type) is skipped instead, so that no other client can close
+   * the connection.
+   */
   broken(err: Error): void;
 }
 
 type Readable = NodeJS.ReadableStream & { readableLength: number; read(size?: number, fds?: null): unknown };
 
+/** The stream ended inside a message: Node's read(n) then hands over what is left, fewer than n. */
+class Truncated extends Error {}
+
 /** read(n) on a plain socket or on usocket (which returns `{ data, fds }`); descriptors closed. */
 function take(stream: Readable, n: number): Buffer | null {
   const r = stream.read(n, null) as Buffer | { data: Buffer | null; fds?: number[] } | null;
-  if (r === null || Buffer.isBuffer(r)) return r;
-  for (const fd of r.fds ?? []) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed: nothing held
+  let data: Buffer | null;
+  if (r === null || Buffer.isBuffer(r)) data = r;
+  else {
+    for (const fd of r.fds ?? []) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed: nothing held
+      }
     }
+    data = r.data;
   }
-  return r.data;
+  if (data !== null && data.length < n) throw new Truncated(`the bus connection ended inside a message (${data.length} of ${n} bytes)`);
+  return data;
 }
 
 /**
@@ -98,17 +113,25 @@ export function readMessagesBounded(stream: Readable, opts: object, on: WireHand
   let bodyLength = 0;
   let skipLeft = 0;
 
+  let ended = false;
   const step = (): void => {
+    if (ended) return;
+    try {
+      read();
+    } catch (e) {
+      ended = true;
+      on.broken(e instanceof Truncated ? e : new Error(`reading from the bus failed: ${(e as Error).message}`));
+    }
+  };
+  const read = (): void => {
     for (;;) {
       if (stage === 'header') {
         const b = take(stream, 16);
         if (b === null) return;
         fixed = b;
         endian = b[0] as number;
-        if ((endian !== LITTLE && endian !== BIG) || b[3] !== 1) {
-          on.broken(new Error('the bus sent a message that is not D-Bus protocol version 1'));
-          return;
-        }
+        if ((endian !== LITTLE && endian !== BIG) || b[3] !== 1)
+          throw new Error('the bus sent a message that is not D-Bus protocol version 1');
         bodyLength = endian === LITTLE ? b.readUInt32LE(4) : b.readUInt32BE(4);
         fieldsLength = endian === LITTLE ? b.readUInt32LE(12) : b.readUInt32BE(12);
         fieldsPadded = (fieldsLength + 7) & ~7;
@@ -131,9 +154,11 @@ export function readMessagesBounded(stream: Readable, opts: object, on: WireHand
             const name = FIELD_NAMES[code];
             if (name) (h as unknown as Record<string, unknown>)[name] = variant[1][0];
           }
-        } catch (e) {
-          on.broken(new Error(`the bus sent a message header ssc cannot read: ${(e as Error).message}`));
-          return;
+        } catch {
+          on.skipped(null, 'unreadable');
+          stage = 'skip';
+          skipLeft = bodyLength;
+          continue;
         }
         header = h;
         if (bodyLength > MAX_BODY_BYTES || !on.wants(h)) {
@@ -151,9 +176,9 @@ export function readMessagesBounded(stream: Readable, opts: object, on: WireHand
           const raw: Record<string, unknown> = { ...h };
           if (bodyLength > 0 && h.signature) raw.body = new DBusBuffer(b, 0, endian, [], opts).read(h.signature);
           m = new Message(messageToJsFmt(raw));
-        } catch (e) {
-          on.broken(new Error(`the bus sent a message body ssc cannot read: ${(e as Error).message}`));
-          return;
+        } catch {
+          on.skipped(h, 'unreadable');
+          continue;
         }
         on.message(m);
       } else {
