@@ -12,9 +12,7 @@ import { PROFILES, type Profile, type ProfileName } from '../plan/profiles.js';
 import { checkProgramPath, checkWorkingDirectory, UnsafeValueError } from '../plan/unit-file.js';
 import { randomHex } from '../random.js';
 import { serviceName, unitObjectPath } from '../plan/unit-name.js';
-import { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
-import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 import { errnoName } from './os-errors.js';
 import { CLD_EXITED, diedOfSignal, EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
@@ -38,15 +36,11 @@ export interface LaunchOptions {
   verbose: boolean;
 }
 
-async function openWatch(path: string, address?: string, connected?: Promise<Bus>) {
+async function openWatch(path: string, address?: string) {
   const { watchUnit } = await import('../systemd/watch.js');
   try {
-    return await watchUnit(
-      path,
-      address,
-      (sender) =>
-        warn(`ignored a D-Bus signal about your program from ${sender}, which is not systemd (someone else on this machine sent it)`),
-      connected,
+    return await watchUnit(path, address, (sender) =>
+      warn(`ignored a D-Bus signal about your program from ${sender}, which is not systemd (someone else on this machine sent it)`),
     );
   } catch (e) {
     throw new SscError(EXIT.failed, systemBusUnreachable(e));
@@ -178,10 +172,6 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   const profile = PROFILES[opts.isolation];
   const terminal = opts.tty ?? isatty(0);
   if (opts.tty === true && !isatty(0)) throw new SscError(EXIT.usage, '--tty needs a terminal on standard input; use --no-tty');
-  // Every check of the caller's has passed: a --wait launch's own connection for
-  // watching the unit begins now, so that its handshake overlaps the rest.
-  const watchBus = opts.wait && !terminal && manager === 'system' ? Bus.connect({ address: SYSTEM_BUS_ADDRESS }) : undefined;
-  watchBus?.catch(() => undefined); // reported where it is awaited
   const before = new Map(vars);
   for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
   const { open, userBus } = await channelFor(manager, inv, opts, vars);
@@ -209,7 +199,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   };
   // The watch connects while the request goes out and the broker prepares (its
   // handshake was the longest step of a warm launch before "start").
-  const watching = opts.wait ? openWatch(unitObjectPath(request.unit), userBus ?? undefined, watchBus) : null;
+  const watching = opts.wait ? openWatch(unitObjectPath(request.unit), userBus ?? undefined) : null;
   watching?.catch(() => undefined); // reported where it is awaited
   let channel;
   try {

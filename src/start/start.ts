@@ -101,19 +101,17 @@ export async function startAndReport(
 ): Promise<BrokerReply> {
   let job;
   let state;
+  let created = false;
   try {
-    job = await withTimeout(
-      startTransientUnit(bus, unit, props),
-      START_JOB_TIMEOUT_MS,
-      `systemd did not finish starting ${unit} within ${START_JOB_TIMEOUT_MS / 1000} s`,
-    );
+    job = await startTransientUnit(bus, unit, props, { timeoutMs: START_JOB_TIMEOUT_MS, created: () => (created = true) });
     afterJob?.();
     // AddRef keeps a failed unit until it is let go below: read why it failed
     // (and, in a user manager, the cgroup whose caps the front end checks).
     state = job.result !== 'done' || manager === 'user' ? await readServiceState(bus, unitObjectPath(unit)).catch(() => null) : null;
   } finally {
-    // On a connection that outlives this start (the broker's), the reference would outlive it too.
-    unrefUnit(bus, unitObjectPath(unit));
+    // Only a reference this start took: on the broker's shared connection another start's unit
+    // of the same name (a caller may ask for any name of ssc's form) must keep its own.
+    if (created) unrefUnit(bus, unitObjectPath(unit));
   }
   if (job.result === 'done') return manager === 'user' ? { ok: true, unit, controlGroup: state?.controlGroup } : { ok: true, unit };
   return {

@@ -11,6 +11,7 @@ function connection() {
   const handlers = new Set<(s: Signal) => void>();
   const answers: ((body: unknown[]) => void)[] = [];
   const matches: string[] = [];
+  const closers: ((e: Error) => void)[] = [];
   const bus = {
     followOwner: () => ({ owner: () => SYSTEMD, ready: Promise.resolve() }),
     onSignal: (h: (s: Signal) => void) => {
@@ -23,6 +24,7 @@ function connection() {
     },
     call: () => new Promise<unknown[]>((r) => answers.push(r)),
     close: () => undefined,
+    onClose: (h: (e: Error) => void) => closers.push(h),
   };
   const jobRemoved = (sender: string, result: string, job = JOB, unit = 'x.service') => {
     const s: Signal = {
@@ -34,7 +36,10 @@ function connection() {
     };
     for (const h of handlers) h(s);
   };
-  return { bus: bus as unknown as Bus, jobRemoved, answer: (job = JOB) => answers.shift()?.([job]), matches, handlers };
+  const lose = () => {
+    for (const h of closers) h(new Error('the bus closed the connection'));
+  };
+  return { bus: bus as unknown as Bus, jobRemoved, answer: (job = JOB) => answers.shift()?.([job]), matches, handlers, lose };
 }
 
 describe('startTransientUnit', () => {
@@ -76,5 +81,32 @@ describe('startTransientUnit', () => {
     await c2;
     expect(c.matches).toHaveLength(1);
     expect(c.handlers.size).toBe(1);
+  });
+
+  it('a lost connection ends the wait at once, not at the deadline; created is said only once systemd took the start', async () => {
+    const c = connection();
+    let created = 0;
+    const before = startTransientUnit(c.bus, 'a.service', [], { created: () => created++ });
+    const after = startTransientUnit(c.bus, 'b.service', [], { created: () => created++, timeoutMs: 60_000 });
+    c.answer('/job/2'); // a's call answered (the fake answers in call order)
+    await new Promise((r) => setImmediate(r));
+    expect(created).toBe(1);
+    c.lose();
+    await expect(before).rejects.toThrow(/closed the connection/);
+    await expect(after).rejects.toThrow(/closed the connection/);
+    expect(created).toBe(1);
+  });
+
+  it('gives up on a job at its deadline and forgets it', async () => {
+    const c = connection();
+    const started = startTransientUnit(c.bus, 'slow.service', [], { timeoutMs: 20 });
+    c.answer('/job/5');
+    await expect(started).rejects.toThrow(/did not finish starting slow\.service within 0\.02 s/);
+    // The name is free again: a new start of it is not "already in progress".
+    const again = startTransientUnit(c.bus, 'slow.service', []);
+    c.answer('/job/6');
+    await Promise.resolve();
+    c.jobRemoved(SYSTEMD, 'done', '/job/6', 'slow.service');
+    expect((await again).result).toBe('done');
   });
 });

@@ -37,10 +37,7 @@ export interface JobResult {
  * a unicast one), and only for a unit a start here is waiting on.
  */
 class JobWatch {
-  private readonly waiting = new Map<
-    string,
-    { job: string | null; early: Map<string, JobResult>; done: ((r: JobResult) => void) | null }
-  >();
+  private readonly waiting = new Map<string, Waiter>();
   /** The owner known and the match in place; a connection where either failed is closed. */
   readonly ready: Promise<unknown>;
 
@@ -55,6 +52,10 @@ class JobWatch {
       if (w.job === job && w.done) w.done(r);
       else if (w.job === null) w.early.set(job, r);
     });
+    // A lost connection ends every wait on it now, not at each start's deadline.
+    bus.onClose((err) => {
+      for (const w of this.waiting.values()) w.fail(err);
+    });
     this.ready = Promise.all([
       ready,
       bus.addMatch(
@@ -64,39 +65,73 @@ class JobWatch {
     this.ready.catch(() => bus.close());
   }
 
-  async start(name: string, props: readonly UnitProperty[]): Promise<JobResult> {
+  /**
+   * @param created called when systemd has taken the start (the unit exists, with
+   *   the reference AddRef took), before the job's end.
+   */
+  async start(name: string, props: readonly UnitProperty[], created?: () => void): Promise<JobResult> {
     if (this.waiting.has(name)) throw new Error(`a start of ${name} is already in progress`);
-    const w: { job: string | null; early: Map<string, JobResult>; done: ((r: JobResult) => void) | null } = {
-      job: null,
-      early: new Map(),
-      done: null,
-    };
+    let fail!: (e: Error) => void;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    failed.catch(() => undefined);
+    const w: Waiter = { job: null, early: new Map(), done: null, fail };
     this.waiting.set(name, w);
     try {
       // The match went first on this connection, so the bus has it before systemd can emit
       // JobRemoved, and the owner's answer comes before the call's (the bus answers in order).
       const call = this.bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StartTransientUnit', [name, 'fail', toDBusProperties(props), []]);
-      const [, [job]] = (await Promise.all([this.ready, call])) as [unknown, [string]];
+      const [, [job]] = (await Promise.race([Promise.all([this.ready, call]), failed])) as [unknown, [string]];
+      created?.();
       w.job = job;
       const early = w.early.get(job);
       if (early) return early;
-      return await new Promise<JobResult>((resolve) => (w.done = resolve));
+      return await Promise.race([new Promise<JobResult>((resolve) => (w.done = resolve)), failed]);
     } finally {
       this.waiting.delete(name);
     }
   }
+
+  /** Stop waiting for `name`'s job (its caller gave up): the entry goes now. */
+  abandon(name: string, why: Error): void {
+    this.waiting.get(name)?.fail(why);
+  }
+}
+
+interface Waiter {
+  job: string | null;
+  early: Map<string, JobResult>;
+  done: ((r: JobResult) => void) | null;
+  fail: (e: Error) => void;
 }
 
 const jobWatches = new WeakMap<Bus, JobWatch>();
 
-/** Start a transient unit and wait for its start job (watched from before the call: it cannot finish unseen). */
-export async function startTransientUnit(bus: Bus, name: string, props: readonly UnitProperty[]): Promise<JobResult> {
+/**
+ * Start a transient unit and wait for its start job (watched from before the
+ * call: it cannot finish unseen), for at most `timeoutMs`. `created` is called
+ * once systemd has taken the start.
+ */
+export async function startTransientUnit(
+  bus: Bus,
+  name: string,
+  props: readonly UnitProperty[],
+  { timeoutMs, created }: { timeoutMs?: number; created?: () => void } = {},
+): Promise<JobResult> {
   let watch = jobWatches.get(bus);
   if (!watch) {
     watch = new JobWatch(bus);
     jobWatches.set(bus, watch);
   }
-  return watch.start(name, props);
+  const w = watch;
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => w.abandon(name, new Error(`systemd did not finish starting ${name} within ${timeoutMs / 1000} s`)), timeoutMs);
+  try {
+    return await w.start(name, props, created);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Let go of the reference the start took (AddRef): the unit is collected once it is over. */

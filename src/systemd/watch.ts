@@ -25,20 +25,19 @@ function isEnded(s: UnitState): boolean {
 /**
  * @param onForeign called once, for the first signal about the unit that did
  *   not come from systemd (another local user sent it, unicast).
- * @param connected a connection to `address` begun earlier, to use instead of a new one.
  */
-export async function watchUnit(
-  path: string,
-  address = SYSTEM_BUS_ADDRESS,
-  onForeign?: (sender: string) => void,
-  connected?: Promise<Bus>,
-): Promise<UnitWatch> {
-  const bus = await (connected ?? Bus.connect({ address }));
+export async function watchUnit(path: string, address = SYSTEM_BUS_ADDRESS, onForeign?: (sender: string) => void): Promise<UnitWatch> {
+  const bus = await Bus.connect({ address });
   let foreign = false;
   const { owner: systemd, ready } = bus.followOwner(SYSTEMD_BUS_NAME);
   let state: UnitState = stateFrom({});
   let resolveEnded!: (s: UnitState) => void;
-  const ended = new Promise<UnitState>((r) => (resolveEnded = r));
+  let rejectEnded!: (e: Error) => void;
+  const ended = new Promise<UnitState>((resolve, reject) => {
+    resolveEnded = resolve;
+    rejectEnded = reject;
+  });
+  ended.catch(() => undefined);
   const pidCallbacks: ((pid: number) => void)[] = [];
   let knownPid = 0;
   const update = (props: Record<string, unknown>) => {
@@ -72,6 +71,7 @@ export async function watchUnit(
     update(plain);
   });
   // All sent at once; the bus handles them in order, and the owner is known before the unit exists.
+  // A watch that cannot be set up closes its connection before saying so.
   await Promise.all([
     ready,
     bus.addMatch(
@@ -79,7 +79,12 @@ export async function watchUnit(
     ),
     bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'Subscribe'),
     bus.hello,
-  ]);
+  ]).catch((e: unknown) => {
+    bus.close();
+    throw e;
+  });
+  // A lost connection cannot say how the program ends: the wait ends with an error, not never.
+  bus.onClose((err) => rejectEnded(err));
   return {
     ended,
     onMainPid(cb) {
