@@ -108,3 +108,20 @@ export async function startUserManager(bed: Bed, user: TestUser): Promise<void> 
     throw new Error(`${user.name}'s manager is not up: is-system-running said ${JSON.stringify(r.stdout)}, ${r.stderr}`);
   }
 }
+
+/**
+ * Connections the broker's socket holds now (accepted or waiting in its
+ * backlog), from /proc/net/unix, where a listening socket's connections show
+ * its path: St 03 accepted, 02 not yet accepted. Throws when the listening
+ * socket itself is not listed, so that a count of 0 always means something
+ * (the VMs have no `ss`).
+ */
+export async function brokerConnections(bed: Bed): Promise<number> {
+  const r = await bed.run(['cat', '/proc/net/unix']);
+  const rows = r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[7] === '/run/ssc-broker.sock');
+  if (!rows.some((f) => f[5] === '01')) throw new Error('the broker socket is not listening (not in /proc/net/unix)');
+  return rows.filter((f) => f[5] === '02' || f[5] === '03').length;
+}

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedKind, bedSkipReason, getBed, sscUnits } from '../bed/index.js';
+import { bedKind, bedSkipReason, brokerConnections, getBed, sscUnits } from '../bed/index.js';
 import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, SSC_PREFIX, TEST_USERS } from '../bed/users.js';
 
@@ -152,7 +152,7 @@ print('done')
       }
       expect(units).toEqual([]);
       // The broker service stays (until it is idle a minute) but holds no connection of theirs.
-      expect((await bed.sh('ss -x state connected src /run/ssc-broker.sock | tail -n +2 | wc -l')).stdout.trim()).toBe('0');
+      expect(await brokerConnections(bed)).toBe(0);
       expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
       expect((await bed.sh(ROOT_FILES)).stdout).toBe('');
     });

@@ -134,6 +134,14 @@ describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`
       }
       expect(hwm).toBeGreaterThan(0);
       expect(Number((await bed.sh(`ls /proc/${pid}/fd | wc -l`)).stdout.trim())).toBeLessThanOrEqual(fdsBefore);
+      // And on the very connection bob attacked: not closed and opened again.
+      const list = (await bed.run(['busctl', 'list', '--no-legend', '--unique'])).stdout;
+      expect(
+        list
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .find((f) => f[0] === victim)?.[1],
+      ).toBe(String(pid));
       // And alice's launches go on.
       expect((await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], { user: 'sscalice' })).code).toBe(0);
     } finally {
