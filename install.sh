@@ -297,6 +297,15 @@ put() {
 	installed="$installed$2
 "
 }
+# write_manifest: what this installation put in place so far, for --uninstall (again at the end).
+write_manifest() {
+	{
+		printf '%s' "$installed"
+		printf '%s\n' "$created" | grep '^dir:' | awk '!seen[$0]++' || true
+	} >"$manifest.ssc-new"
+	chmod 0644 "$manifest.ssc-new"
+	mv -f -- "$manifest.ssc-new" "$manifest"
+}
 # The launcher runs NAME.js (the small loader), which runs NAME.bundle.js with
 # NAME.cache: V8's code cache for it, made here by the node that will run it.
 # V8 ties a cache to its source by length alone, so a cache is kept only beside
@@ -338,14 +347,8 @@ put systemd/ssc-broker.socket "$unitdir/ssc-broker.socket" 0644
 sed -e "s|@NODE@|$node|g" -e "s|@LIBDIR@|$libdir|g" systemd/ssc-broker.service.in >"$libdir/ssc-broker.service.ssc-new"
 put "$libdir/ssc-broker.service.ssc-new" "$unitdir/ssc-broker.service" 0644
 rm -f "$libdir/ssc-broker.service.ssc-new"
-put build/Release/ssc-launcher "$bindir/ssc" 4755
 
-{
-	printf '%s' "$installed"
-	printf '%s\n' "$created" | grep '^dir:' | awk '!seen[$0]++' || true
-} >"$manifest.ssc-new"
-chmod 0644 "$manifest.ssc-new"
-mv -f -- "$manifest.ssc-new" "$manifest"
+write_manifest
 
 wait_for_old_brokers
 planted=$(planted_units)
@@ -366,4 +369,8 @@ if systemd_running; then
 else
 	systemctl --no-reload enable ssc-broker.socket >/dev/null 2>&1 || echo "install.sh: could not enable ssc-broker.socket; run systemctl enable --now ssc-broker.socket once systemd is up" >&2
 fi
+# The launcher last: one that connects to the broker's socket is in place only once the socket
+# is there (an upgrade from 0.2, whose launcher forked its own broker, has none before this).
+put build/Release/ssc-launcher "$bindir/ssc" 4755
+write_manifest
 echo "ssc installed: $bindir/ssc (node: $node)"
