@@ -171,18 +171,15 @@ describe('the bounded D-Bus reader', () => {
   });
 
   it('skips a message whose header fields it cannot decode (dbus-broker forwards unknown fields of any type), and reads on', async () => {
-    const odd = raw(
-      SIGNAL,
-      [
-        [1, 'o', '/x'],
-        [2, 's', 'x.y'],
-        [3, 's', 'Odd'],
-        [7, 's', SYSTEMD],
-        [8, 'g', 's'],
-        [200, 'h', 0],
-      ],
-      Buffer.from('\u0002\u0000\u0000\u0000hi\u0000'),
-    );
+    const fields: [number, string, string | number][] = [
+      [1, 'o', '/x'],
+      [2, 's', 'x.y'],
+      [3, 's', 'Odd'],
+      [7, 's', SYSTEMD],
+      [8, 'g', 's'],
+    ];
+    const body = Buffer.from('\u0002\u0000\u0000\u0000hi\u0000');
+    const odd = raw(SIGNAL, [...fields, [200, 'h', 0]], body);
     const s = new PassThrough();
     const r = reader(s);
     await feed(s, Buffer.concat([odd, signal(SYSTEMD, 'Next')]), 7);
@@ -190,17 +187,7 @@ describe('the bounded D-Bus reader', () => {
     expect(r.skipped).toEqual([{ h: null, why: 'unreadable' }]);
     expect(r.got.map((m) => m.member)).toEqual(['Next']);
     // Control: without the odd field the same message is read.
-    const plain = raw(
-      SIGNAL,
-      [
-        [1, 'o', '/x'],
-        [2, 's', 'x.y'],
-        [3, 's', 'Odd'],
-        [7, 's', SYSTEMD],
-        [8, 'g', 's'],
-      ],
-      Buffer.from('\u0002\u0000\u0000\u0000hi\u0000'),
-    );
+    const plain = raw(SIGNAL, fields, body);
     const s2 = new PassThrough();
     const r2 = reader(s2);
     await feed(s2, plain, 64);
