@@ -1,7 +1,7 @@
 /**
  * The broker's one connection to the system bus, shared by every start: opened
  * when a front end first says "launch", opened again on the next one after it
- * is lost, closed when the broker exits.
+ * is lost, closed with the broker's process.
  *
  * One connection rather than one per start: no handshake on a warm launch
  * (about 5 ms of the launch path), one JobRemoved match for all starts, and a
@@ -15,7 +15,7 @@ import { Bus } from '../systemd/bus.js';
 import { SYSTEM_BUS_ADDRESS } from '../systemd/signatures.js';
 
 /** How long connecting and authenticating may take: a bus that hangs there must not hold a start for ever. */
-export const BUS_TIMEOUT_MS = 10_000;
+const BUS_TIMEOUT_MS = 10_000;
 
 export class SharedSystemBus {
   private current: Promise<Bus> | null = null;
@@ -42,14 +42,5 @@ export class SharedSystemBus {
     });
     this.current = p;
     return p;
-  }
-
-  close(): void {
-    const p = this.current;
-    this.current = null;
-    p?.then(
-      (b) => b.close(),
-      () => undefined,
-    );
   }
 }

@@ -58,9 +58,9 @@ export class Bus {
   private readonly ignoredHandlers = new Set<(s: IgnoredSignal) => void>();
   /** Current owners of the names followed with followOwner; with the bus itself, the only senders whose signals are read. */
   private readonly trusted: (() => string)[] = [() => DBUS_NAME];
-  private closed = false;
+  /** Why the connection went; null while it is up. */
+  private closedBy: Error | null = null;
   private readonly closeHandlers = new Set<(err: Error) => void>();
-  private closedBy: Error = new BusError(DISCONNECTED, 'connection closed');
   /** Calls waiting for a reply slot, in order (see maxPending). */
   private readonly queued: (() => void)[] = [];
   /**
@@ -93,19 +93,18 @@ export class Bus {
 
   /** Whether the connection is gone (closed here or by the bus): nothing more can be sent. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.closedBy !== null;
   }
 
   /** Called once when the connection goes, whichever side ended it, with why. */
   onClose(handler: (err: Error) => void): void {
-    if (this.closed) handler(this.closedBy);
+    if (this.closedBy !== null) handler(this.closedBy);
     else this.closeHandlers.add(handler);
   }
 
   /** The connection goes, whichever side ended it: pending and queued calls fail, the socket is closed. */
   private teardown(err: Error): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.closedBy !== null) return;
     this.closedBy = err;
     this.failAll(err);
     for (const send of this.queued.splice(0)) send(); // each fails: closed
@@ -171,10 +170,10 @@ export class Bus {
     body: unknown[],
     now?: (b: unknown[]) => void,
   ): Promise<unknown[]> {
-    if (this.closed) return Promise.reject(new BusError(DISCONNECTED, 'connection closed'));
+    if (this.isClosed) return Promise.reject(new BusError(DISCONNECTED, 'connection closed'));
     return new Promise((resolve, reject) => {
       const send = () => {
-        if (this.closed) return reject(new BusError(DISCONNECTED, 'connection closed'));
+        if (this.isClosed) return reject(new BusError(DISCONNECTED, 'connection closed'));
         const serial = this.serial++;
         try {
           // Built here, so that a bad argument fails this call even when it was queued.
