@@ -11,7 +11,7 @@
  * The bed itself is started once per run by global-setup.ts.
  */
 import { inject } from 'vitest';
-import type { Bed } from './bed.js';
+import type { Bed, TestUserName } from './bed.js';
 import type { ProvidedBed } from './global-setup.js';
 import { LocalBed } from './local.js';
 import { NamespaceBed } from './namespace.js';
@@ -124,4 +124,19 @@ export async function brokerConnections(bed: Bed): Promise<number> {
     .filter((f) => f[7] === '/run/ssc-broker.sock');
   if (!rows.some((f) => f[5] === '01')) throw new Error('the broker socket is not listening (not in /proc/net/unix)');
   return rows.filter((f) => f[5] === '02' || f[5] === '03').length;
+}
+
+/** The broker service's main PID (0 when it is not running). */
+export async function brokerPid(bed: Bed): Promise<number> {
+  return Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
+}
+
+/** The unique names on the system bus that process `pid` holds (busctl list shows every connection's PID to anyone). */
+export async function busNamesOf(bed: Bed, pid: number, user?: TestUserName): Promise<string[]> {
+  const list = (await bed.run(['busctl', 'list', '--no-legend', '--unique'], user ? { user } : {})).stdout;
+  return list
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => pid > 0 && Number(f[1]) === pid)
+    .map((f) => f[0] as string);
 }

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedCgroup, bedSkipReason, brokerConnections, getBed } from '../bed/index.js';
+import { bedCgroup, bedSkipReason, brokerConnections, brokerPid, busNamesOf, getBed } from '../bed/index.js';
 import { REPO_ROOT } from '../bed/local.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
@@ -75,7 +75,6 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
 
   const fake = (mode: string, ...args: string[]) =>
     bed.run(['/usr/bin/python3', FAKE, String(alice.uid), String(alice.gid), mode, ...args], { timeoutMs: 60_000 });
-  const brokerPid = async () => Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
   const launch = (user: 'sscalice' | 'sscbob', ...cmd: string[]) => bed.run([SSC_BIN, '--no-tty', '--wait', ...cmd], { user });
 
   it("runs where systemd puts it: none of the caller's process state reaches the root broker", async () => {
@@ -88,7 +87,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     const r = await bed.run(['sh', '-c', odd], { user: 'sscalice' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const pid = await brokerPid();
+    const pid = await brokerPid(bed);
     expect(pid).toBeGreaterThan(1);
     const read = async (f: string) => (await bed.run(['cat', `/proc/${pid}/${f}`])).stdout;
     const stat = (await read('stat')).split(') ')[1]!.split(' ');
@@ -195,8 +194,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
       expect((await launch('sscbob', 'true')).code).toBe(0);
       // Sixteen starts in progress and one more done, on one root bus connection with its two
       // match rules (dbus-daemon counts root's connections against a per-uid limit of 256).
-      const pid = (await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim();
-      const names = (await bed.sh(`busctl list --unique --no-legend | awk '$2 == ${pid} {print $1}'`)).stdout.split('\n').filter(Boolean);
+      const names = await busNamesOf(bed, await brokerPid(bed));
       expect(names).toHaveLength(1);
       const stats = await bed.run(
         ['busctl', 'call', '--json=short', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.Debug.Stats', 'GetConnectionStats', 's', names[0] as string],
@@ -259,7 +257,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
         await new Promise((r) => setTimeout(r, 100));
       // While sscalice's launches are frozen: which root processes are in her cgroup, and does sscbob get in?
       const other = await launch('sscbob', 'true');
-      const broker = await brokerPid();
+      const broker = await brokerPid(bed);
       const brokerState = (await bed.run(['awk', '/^State:/{print $2}', `/proc/${broker}/status`])).stdout.trim();
       await bed.run(['rm', '-f', '/home/sscalice/frozen']);
       const r = await attack;

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedSkipReason, brokerPid, busNamesOf, getBed } from '../bed/index.js';
 import { REPO_ROOT } from '../bed/local.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 import { unitObjectPath } from '../../src/plan/unit-name.js';
@@ -101,20 +101,13 @@ describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`
     // that said "launch" and then holds.
     const hold = bed.run(['/usr/bin/python3', FAKE, String(alice.uid), String(alice.gid), 'hold'], { timeoutMs: 120_000 });
     try {
-      const broker = Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
+      let pid = 0;
       let victim = '';
       await until('the broker on the bus', async () => {
-        const list = (await bed.run(['busctl', 'list', '--no-legend', '--unique'], { user: 'sscbob' })).stdout;
-        const pid = Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
-        victim =
-          list
-            .split('\n')
-            .map((l) => l.trim().split(/\s+/))
-            .find((f) => Number(f[1]) === pid && pid > 0)?.[0] ?? '';
+        pid = await brokerPid(bed);
+        victim = (await busNamesOf(bed, pid, 'sscbob'))[0] ?? '';
         return victim !== '';
       });
-      const pid = Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());
-      expect(pid === broker || broker === 0).toBe(true);
       const fdsBefore = Number((await bed.sh(`ls /proc/${pid}/fd | wc -l`)).stdout.trim());
       // bob finds it as anyone can (busctl list shows the PID) and sends it what a decoder chokes on.
       const big = await bed.run(['/usr/bin/python3', RAW, 'big', victim, '30'], { user: 'sscbob', timeoutMs: 60_000 });
@@ -126,7 +119,7 @@ describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`
       const watchUntil = Date.now() + 5000;
       let hwm = 0;
       while (Date.now() < watchUntil) {
-        expect(Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim())).toBe(pid);
+        expect(await brokerPid(bed)).toBe(pid);
         const status = (await bed.run(['cat', `/proc/${pid}/status`])).stdout;
         hwm = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]);
         expect(hwm).toBeLessThan(200 * 1024);
@@ -135,13 +128,7 @@ describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`
       expect(hwm).toBeGreaterThan(0);
       expect(Number((await bed.sh(`ls /proc/${pid}/fd | wc -l`)).stdout.trim())).toBeLessThanOrEqual(fdsBefore);
       // And on the very connection bob attacked: not closed and opened again.
-      const list = (await bed.run(['busctl', 'list', '--no-legend', '--unique'])).stdout;
-      expect(
-        list
-          .split('\n')
-          .map((l) => l.trim().split(/\s+/))
-          .find((f) => f[0] === victim)?.[1],
-      ).toBe(String(pid));
+      expect(await busNamesOf(bed, pid)).toEqual([victim]);
       // And alice's launches go on.
       expect((await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], { user: 'sscalice' })).code).toBe(0);
     } finally {
