@@ -11,6 +11,7 @@
  * hello with its descriptors has been checked, and is served on its own: a
  * connection that stalls, sends garbage or disconnects affects no other.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { FrameReader, sendLast, type BrokerReply } from '../ipc.js';
 import type { Native } from '../native/native.js';
@@ -50,6 +51,8 @@ export function runBrokerService(native: Native): Promise<number> {
     warn('not started by systemd through ssc-broker.socket as root');
     return Promise.resolve(1);
   }
+  const unsafe = sandboxProblem();
+  if (unsafe !== null) warn(`${unsafe}; refusing every launch`);
   const counts = new UserCounts();
   const systemBus = new SharedSystemBus(native);
   let open = 0;
@@ -84,7 +87,11 @@ export function runBrokerService(native: Native): Promise<number> {
         armIdle();
       }
     });
-    serveConnection(native, sock, counts, systemBus, (r) => (release = r)).catch((e: unknown) => {
+    const served =
+      unsafe === null
+        ? serveConnection(native, sock, counts, systemBus, (r) => (release = r))
+        : refuse(sock, `the ssc broker cannot run safely here: ${unsafe}`);
+    served.catch((e: unknown) => {
       warn(`connection failed: ${(e as Error).message}`);
       sock.destroy();
     });
@@ -96,6 +103,23 @@ export function runBrokerService(native: Native): Promise<number> {
     });
     server.listen({ fd }, armIdle);
   });
+}
+
+/**
+ * The unit takes /proc's kernel files away (ProcSubset=pid): root's uid alone
+ * may write many of them. A kernel that ignores subset= (before 5.8) leaves
+ * them, and systemd says nothing. Exiting instead would have systemd start us
+ * again at once for the connection still queued, over and over.
+ */
+function sandboxProblem(): string | null {
+  return existsSync('/proc/sys') ? '/proc/sys is visible (ProcSubset=pid needs Linux 5.8 or later)' : null;
+}
+
+/** A refusal in one line, without reading a byte of the connection's. */
+function refuse(sock: Socket, message: string): Promise<void> {
+  sock.resume();
+  const refusal: BrokerReply = { ok: false, kind: 'internal', message };
+  return sendLast(sock, new FrameReader(sock), JSON.stringify(refusal), REFUSAL_LINGER_MS);
 }
 
 async function serveConnection(
