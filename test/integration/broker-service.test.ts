@@ -113,6 +113,39 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     expect(r.stdout.split('\n').slice(0, 2)).toEqual(['700', '7']);
   });
 
+  it('runs in its sandbox: no capability, no /sys, no kernel files in /proc; where /proc/sys shows, it refuses every launch in one line', async () => {
+    expect((await launch('sscalice', 'true')).code).toBe(0);
+    const pid = await brokerPid(bed);
+    const status = (await bed.run(['cat', `/proc/${pid}/status`])).stdout;
+    for (const f of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(new RegExp(`^${f}:\\s+0+$`, 'm').test(status)).toBe(true);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(status).toMatch(/^Seccomp:\s+2$/m);
+    const probe = (target: number) =>
+      bed.sh(
+        `nsenter -t ${target} -m sh -c 'for p in /proc/sys /proc/sysrq-trigger /proc/kcore /sys/kernel /sys/fs/cgroup /proc/1/status; do test -e $p && echo $p; done; true'`,
+      );
+    expect((await probe(pid)).stdout).toBe('/proc/1/status\n');
+    // The control: the same probe in PID 1's mount namespace sees them (the bed hides its sysrq and kcore).
+    expect((await probe(1)).stdout.split('\n')).toEqual(
+      expect.arrayContaining(['/proc/sys', '/sys/kernel', '/sys/fs/cgroup', '/proc/1/status']),
+    );
+    // A kernel that ignores subset=pid, forced: the broker says so and starts nothing.
+    const dropin = '/run/systemd/system/ssc-broker.service.d';
+    await bed.sh(
+      `mkdir -p ${dropin} && printf '[Service]\\nProcSubset=all\\n' > ${dropin}/proc.conf && systemctl daemon-reload && systemctl stop ssc-broker.service`,
+    );
+    try {
+      const r = await launch('sscalice', 'true');
+      expect(r.stderr).toMatch(/^ssc: [^\n]*the ssc broker cannot run safely here: \/proc\/sys is visible [^\n]*\n$/);
+      expect(r.code).toBe(125);
+      const journal = await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', 'ssc-broker.service']);
+      expect(journal.stdout).toMatch(/ssc-broker: \/proc\/sys is visible .*; refusing every launch/);
+    } finally {
+      await bed.sh(`rm -f ${dropin}/proc.conf && systemctl daemon-reload && systemctl stop ssc-broker.service`);
+    }
+    expect((await launch('sscalice', 'true')).code).toBe(0);
+  });
+
   it('serves a launcher whose hello is right, and refuses one whose hand-off claims other ids than its real ones', async () => {
     const good = await fake('serve');
     expect(JSON.parse(good.stdout)).toMatchObject({ ok: false, kind: 'request' }); // served: "not json" was read and refused
