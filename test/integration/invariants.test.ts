@@ -2,10 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed, sscUnits, systemctlShow } from '../bed/index.js';
 import { shownCommand } from '../bed/command.js';
+import { REPO_ROOT } from '../bed/local.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
+const ROOT_BUS_FDS = `${REPO_ROOT}/test/bed/root-bus-fds.py`;
+
+interface RootBusScan {
+  scans: number;
+  processes: number;
+  own_bus_sockets: number;
+  bus_side: number;
+  root_bus_fds: { pid: number; comm?: string; fd: number; error?: string }[];
+}
 
 describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged user${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let bed: Bed;
@@ -134,25 +144,58 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect((await server).stdout).toContain('connections 0');
   });
 
-  it("14. neither the program nor ssc's own process holds a root-authenticated bus connection", async () => {
-    const run = bed.run([SSC_BIN, '--no-tty', '--wait', 'sleep', '3'], { user: 'sscalice' });
-    await bed.sh('for i in $(seq 50); do pgrep -u sscalice -x sleep >/dev/null && break; sleep 0.1; done; sleep 0.5');
-    // busctl lists every connection with the uid the bus authenticated it as.
-    const conns = await bed.sh("busctl list --system --unique --no-legend --no-pager | awk '{print $2, $4}'");
-    const pids = (await bed.sh('pgrep -u sscalice')).stdout.split('\n').filter(Boolean);
-    expect(pids.length).toBeGreaterThan(0);
-    const rootConnsOfUser = conns.stdout
-      .split('\n')
-      .map((l) => l.split(' '))
-      .filter(([pid, user]) => pid && pids.includes(pid) && user === 'root');
-    expect(rootConnsOfUser).toEqual([]);
-    // The one root Node process is systemd's broker service, outside the caller's process tree and cgroup.
-    const brokers = (await bed.sh('pgrep -u root -f "[s]sc/broker.js" || true')).stdout.split('\n').filter(Boolean);
-    const main = (await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim();
-    expect(brokers).toEqual([main]);
-    expect((await bed.run(['cat', `/proc/${main}/cgroup`])).stdout).toMatch(/\/system\.slice\/ssc-broker\.service$/m);
-    expect(pids).not.toContain(main);
-    expect((await run).code).toBe(0);
+  /** Runs root-bus-fds.py's scan of sscalice's processes around `during`; its JSON when stopped. */
+  async function scanAround(during: () => Promise<void>): Promise<RootBusScan> {
+    const stop = `/run/ssc-test-scan-${process.pid}-${Date.now()}`;
+    const scan = bed.run(['/usr/bin/python3', ROOT_BUS_FDS, 'scan', String(alice.uid), stop], { timeoutMs: 120_000 });
+    try {
+      const ready = await bed.sh(`for i in $(seq 200); do [ -e ${stop}.ready ] && exit 0; sleep 0.05; done; exit 1`);
+      expect(ready.code, 'the scanner never finished its first scan').toBe(0);
+      await during();
+    } finally {
+      await bed.run(['touch', stop]);
+    }
+    const r = await scan;
+    await bed.run(['rm', '-f', stop, `${stop}.ready`]);
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout) as RootBusScan;
+  }
+
+  it('14. no process of the caller holds a bus connection root opened, through launches of every mode and after the broker exits; one that does is caught', async () => {
+    const scan = await scanAround(async () => {
+      const waited = bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', 'sleep 1'], { user: 'sscalice' });
+      const gui = await bed.run([SSC_BIN, '--no-tty', 'sh', '-c', 'sleep 1'], { user: 'sscalice' });
+      const tab = await bed.run(['script', '-qec', `${SSC_BIN} --tty sh -c 'sleep 1'`, '/dev/null'], { user: 'sscalice' });
+      expect([(await waited).code, gui.code, tab.code]).toEqual([0, 0, 0]);
+      // The one root Node process is systemd's broker service, outside the caller's process tree and cgroup.
+      const brokers = (await bed.sh('pgrep -u root -f "[s]sc/broker.js" || true')).stdout.split('\n').filter(Boolean);
+      const main = (await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim();
+      expect(brokers).toEqual([main]);
+      expect((await bed.run(['cat', `/proc/${main}/cgroup`])).stdout).toMatch(/\/system\.slice\/ssc-broker\.service$/m);
+      expect((await bed.run(['pgrep', '-u', 'sscalice'])).stdout.split('\n')).not.toContain(main);
+      await bed.run(['systemctl', 'stop', 'ssc-broker.service']);
+      await bed.sh(`for i in $(seq 100); do pgrep -u sscalice -x sleep >/dev/null || break; sleep 0.05; done`);
+    });
+    expect(scan.root_bus_fds).toEqual([]);
+    // What shows the scan could see one: her front end's own bus connection (the --wait watch) was found and told apart.
+    expect(scan.own_bus_sockets).toBeGreaterThan(0);
+    expect(scan.bus_side).toBeGreaterThan(0);
+    expect(scan.scans).toBeGreaterThan(20);
+    // The control: a process of hers holding a connection root opened and authenticated is caught.
+    const held = await scanAround(async () => {
+      const hold = bed.run(['/usr/bin/python3', ROOT_BUS_FDS, 'hold', String(alice.uid), String(alice.gid)], { timeoutMs: 90_000 });
+      const pid = await bed.sh(
+        `for i in $(seq 200); do p=$(pgrep -u sscalice -f 'root-bus-fds.py hold') && echo $p && exit 0; sleep 0.05; done; exit 1`,
+      );
+      expect(pid.code).toBe(0);
+      // Why the bus cannot answer this: it names the root process that connected, now gone, not hers.
+      const listed = await bed.sh('busctl list --system --unique --no-legend --no-pager');
+      expect(listed.stdout.split('\n').filter((l) => l.split(/\s+/)[1] === pid.stdout.trim())).toEqual([]);
+      await bed.sh('sleep 0.3'); // a few scans while it holds the connection
+      await bed.run(['pkill', '-u', 'sscalice', '-f', 'root-bus-fds.py hold']);
+      await hold;
+    });
+    expect(held.root_bus_fds.map((f) => f.comm)).toContain('python3');
   });
 
   it('14. the program gets only its stdio: no inherited descriptor from ssc', async () => {
