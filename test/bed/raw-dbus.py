@@ -4,6 +4,7 @@
   raw-dbus.py big DEST MIB     a unicast signal to DEST whose body is MIB MiB of empty byte
                                arrays (aay: what costs a decoder most per byte)
   raw-dbus.py fds DEST N       N unicast signals to DEST, each carrying 16 descriptors (h x 16)
+  raw-dbus.py hello            connect, print the unique name the bus gave, and close
   raw-dbus.py listen SECONDS   connect, print the unique name, then print what arrived within
                                SECONDS, or until 2 s passed without a byte once something came:
                                "got BYTES bytes FDS fds" (the control: what a client that takes
@@ -93,6 +94,10 @@ def main():
         s.sendall(message(1, [(1, 'o', '/org/freedesktop/DBus'), (2, 's', 'org.freedesktop.DBus'), (3, 's', 'GetId'), (6, 's', 'org.freedesktop.DBus')]))
         s.settimeout(60)
         print('sent', int(sys.argv[3]) * 16, 'fds' if s.recv(4096) else 'closed', flush=True)
+    elif mode == 'hello':
+        s, name = connect()
+        print(name, flush=True)
+        s.close()
     elif mode == 'listen':
         s, name = connect(fds=True)
         print(name, flush=True)

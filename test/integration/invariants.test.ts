@@ -8,6 +8,7 @@ import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 const skip = bedSkipReason();
 const alice = TEST_USERS.sscalice;
 const ROOT_BUS_FDS = `${REPO_ROOT}/test/bed/root-bus-fds.py`;
+const RAW_DBUS = `${REPO_ROOT}/test/bed/raw-dbus.py`;
 
 interface RootBusScan {
   scans: number;
@@ -285,19 +286,63 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
   });
 });
 
+/** Unique names that came to the bus, in order, from dbus-monitor's NameOwnerChanged (name, "", name). */
+function newNames(monitorText: string): string[] {
+  const names: string[] = [];
+  // One block per message: its header line, then one line per argument (the monitor's own NameAcquired has one).
+  for (const block of monitorText.split(/\n(?=\S)/)) {
+    if (!/ member=NameOwnerChanged$/m.test(block)) continue;
+    const args = [...block.matchAll(/^\s+string "(.*)"$/gm)].map((m) => m[1] as string);
+    if (args.length === 3 && args[0]!.startsWith(':') && args[1] === '' && args[2] === args[0]) names.push(args[0]!);
+  }
+  return names;
+}
+
 describe.skipIf(skip)(`commands that need no privileged bus never open one${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  /** New connections to the system bus while `script` runs as sscalice (each gets a unique name). */
+  let monitors = 0;
+  /**
+   * New connections to the system bus while `script` runs as sscalice: the unique names that
+   * appear in a monitor's NameOwnerChanged between two sentinel connections, each waited for in
+   * the monitor's output, so that the monitor provably listened before the script started and
+   * had seen everything up to its end.
+   */
   async function newBusNames(bed: Bed, script: string): Promise<number> {
     // The broker keeps one connection for all starts while it runs: stopped, its next start shows.
     expect((await bed.run(['systemctl', 'stop', 'ssc-broker.service'])).code).toBe(0);
-    // dbus-monitor also prints its own NameAcquired/NameLost: count only NameOwnerChanged.
-    const monitor = bed.sh(
-      "timeout 4 dbus-monitor --system \"type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'\" 2>/dev/null | grep -c 'member=NameOwnerChanged' || true",
-      { timeoutMs: 10_000 },
+    const out = `/run/ssc-test-monitor-${process.pid}-${++monitors}`;
+    const monitor = bed.run(
+      [
+        'timeout',
+        '60',
+        'sh',
+        '-c',
+        `echo $$ > ${out}.pid; exec dbus-monitor --system "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'" > ${out}`,
+      ],
+      { timeoutMs: 70_000 },
     );
-    await new Promise((r) => setTimeout(r, 800));
-    await bed.sh(script, { user: 'sscalice' });
-    return Number((await monitor).stdout.trim());
+    const sentinel = async () => {
+      const r = await bed.run(['/usr/bin/python3', RAW_DBUS, 'hello']);
+      const name = r.stdout.trim();
+      expect(name).toMatch(/^:\d+\.\d+$/);
+      const seen = await bed.sh(`for i in $(seq 200); do grep -qF '"${name}"' ${out} && exit 0; sleep 0.05; done; exit 1`);
+      expect(seen.code, `the monitor never showed ${name}`).toBe(0);
+      return name;
+    };
+    try {
+      const first = await sentinel();
+      await bed.sh(script, { user: 'sscalice' });
+      const last = await sentinel();
+      const appeared = newNames((await bed.run(['cat', out])).stdout);
+      const from = appeared.indexOf(first);
+      const to = appeared.indexOf(last);
+      expect(from).toBeGreaterThanOrEqual(0);
+      expect(to).toBeGreaterThan(from);
+      return to - from - 1;
+    } finally {
+      await bed.sh(`kill $(cat ${out}.pid) 2>/dev/null; true`);
+      await monitor;
+      await bed.run(['rm', '-f', out, `${out}.pid`]);
+    }
   }
 
   it('help, version, usage errors and refused programs start no broker connection', async () => {
