@@ -25,9 +25,6 @@ describe('sessionBusAddress', () => {
     ).toBe('unix:path=/run/user/7/bus');
     expect(sessionBusAddress(new Map([['XDG_RUNTIME_DIR', 'relative']]))).toBeNull();
   });
-  it('claims nothing about a cgroup that is already gone (the program ended)', () => {
-    expect(capsInEffect(PROFILES.strict, '/gone', view({}))).toEqual([]);
-  });
 });
 
 describe('missingCaps', () => {
@@ -44,9 +41,6 @@ describe('missingCaps', () => {
     expect(pidsOnly[0]?.why).toBe('the memory controller is not delegated to your user manager');
     expect(missingCaps(PROFILES.relaxed, 1000, view({ ...v2, [USER]: 'memory pids' }))).toEqual([]);
     expect(missingCaps(PROFILES.relaxed, 1000, view(v2))[0]?.why).toMatch(/not running/);
-  });
-  it('claims nothing about a cgroup that is already gone (the program ended)', () => {
-    expect(capsInEffect(PROFILES.strict, '/gone', view({}))).toEqual([]);
   });
 });
 

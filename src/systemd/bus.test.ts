@@ -167,7 +167,8 @@ describe('Bus', () => {
     await f.until(() => f.calls.some((c) => c.member === 'Slow'));
     f.sock?.end();
     await expect(pending).rejects.toThrow(/closed the connection/);
-    expect(heard).not.toBeNull();
+    expect(heard).toBeInstanceOf(Error);
+    expect((heard as Error | null)?.message).toMatch(/closed the connection/);
     expect(bus.isClosed).toBe(true);
     await f.until(() => f.sock?.destroyed === true || f.sock?.readableEnded === true);
     await expect(bus.callRaw('org.x.Y', '/x', 'x.y', 'After', '', [])).rejects.toThrow(/closed/);
