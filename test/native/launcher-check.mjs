@@ -326,7 +326,38 @@ refusal(
   },
   `${base}/userbin is owned by uid ${nobody}, not root`,
 );
-refusal('library path is not a directory', () => fs.chmodSync(`${lib}/ssc.js`, 0o664), () => fs.chmodSync(`${lib}/ssc.js`, 0o644), `${lib}/ssc.js is group-writable`);
+// A symlinked entry: what the loader reads beside itself is checked beside the file the link
+// resolves to, where it will be read, not beside the link. Every copy there is sound but the addon.
+const alt = `${base}/alt`;
+const besideEntry = ['ssc.js', 'ssc.bundle.js', 'ssc.cache', 'ssc_native.node', 'uwrap.node'];
+refusal(
+  'a symlinked entry whose addon beside its target is not root-owned',
+  () => {
+    fs.mkdirSync(alt, { mode: 0o755 });
+    for (const f of besideEntry) fs.copyFileSync(`${lib}/${f}`, `${alt}/${f}`);
+    fs.chownSync(`${alt}/ssc_native.node`, nobody, nobody);
+    fs.renameSync(`${lib}/ssc.js`, `${lib}/ssc.js.orig`);
+    fs.symlinkSync(`${alt}/ssc.js`, `${lib}/ssc.js`);
+  },
+  () => {
+    fs.unlinkSync(`${lib}/ssc.js`);
+    fs.renameSync(`${lib}/ssc.js.orig`, `${lib}/ssc.js`);
+    fs.rmSync(alt, { recursive: true });
+  },
+  `${alt}/ssc_native.node is owned by uid ${nobody}, not root`,
+);
+{
+  // The control: the same symlinked entry with every file beside its target sound runs.
+  fs.mkdirSync(alt, { mode: 0o755 });
+  for (const f of besideEntry) fs.copyFileSync(`${lib}/${f}`, `${alt}/${f}`);
+  fs.renameSync(`${lib}/ssc.js`, `${lib}/ssc.js.orig`);
+  fs.symlinkSync(`${alt}/ssc.js`, `${lib}/ssc.js`);
+  const r = runAs('cd /; exec "$BIN" linked');
+  fs.unlinkSync(`${lib}/ssc.js`);
+  fs.renameSync(`${lib}/ssc.js.orig`, `${lib}/ssc.js`);
+  fs.rmSync(alt, { recursive: true });
+  check(r.front !== null && r.broker !== null, 'a symlinked entry with sound files beside its target runs', r.stderr);
+}
 
 // ---- 6. too few file descriptors for Node ----
 {
