@@ -47,8 +47,9 @@ function request(unit: string, change: Record<string, unknown> = {}) {
     kind: 'service',
     profile: 'relaxed',
     unit,
-    execPath: '/bin/true',
-    argv: ['true'],
+    // Runs long enough to stay listed: a unit that started shows, whatever else happened.
+    execPath: '/bin/sleep',
+    argv: ['sleep', '60'],
     cwd: '/',
     environment: [['SSC_PROTOCOL_TEST', 'x']],
     stdio: 'journal',
@@ -62,8 +63,14 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
     bed = getBed();
   });
   afterAll(async () => {
-    await bed.run(['systemctl', 'reset-failed']);
+    await bed.sh("systemctl stop 'app-ssc-sleep@00000000000000a*.service'; systemctl reset-failed; true");
   });
+
+  /** The unit's journal after journald has written all it received (journalctl --sync). */
+  async function journalOf(unit: string): Promise<string> {
+    expect((await bed.run(['journalctl', '--sync'])).code).toBe(0);
+    return (await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', unit])).stdout;
+  }
 
   async function exchange(toBroker: Buffer, unit: string) {
     const handoff = encodeHandoff({
@@ -99,31 +106,31 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
   }
 
   it('starts the unit once the front end says "start", and replies with it', async () => {
-    const unit = 'app-ssc-true@00000000000000a1.service';
+    const unit = 'app-ssc-sleep@00000000000000a1.service';
     const r = await exchange(Buffer.concat([frame(LAUNCH), frame(request(unit)), frame(START)]), unit);
     expect(r.reply.subarray(4).toString()).toBe(JSON.stringify({ ok: true, unit }));
     expect(r.envFiles).toBe('');
-    const log = await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', unit]);
-    expect(log.stdout).toMatch(/true \(ssc relaxed\)/);
+    // What the refusals below are measured with: a started unit is listed, and its start is in the journal.
+    expect(r.units).toMatch(/ active /);
+    expect(await journalOf(unit)).toMatch(/sleep \(ssc relaxed\)/);
+    await bed.run(['systemctl', 'stop', unit]);
   });
 
   it('starts nothing and leaves no environment file when the front end ends the stream before "start"', async () => {
-    const unit = 'app-ssc-true@00000000000000a2.service';
+    const unit = 'app-ssc-sleep@00000000000000a2.service';
     const r = await exchange(Buffer.concat([frame(LAUNCH), frame(request(unit))]), unit);
     expect(r.reply.length).toBe(0);
     expect(r.units).toBe('');
     expect(r.envFiles).toBe('');
-    const log = await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', unit]);
-    expect(log.stdout).not.toMatch(/ssc relaxed/);
+    expect(await journalOf(unit)).not.toMatch(/ssc relaxed/);
   });
 
   it('starts nothing when the last frame is anything but "start"', async () => {
-    const unit = 'app-ssc-true@00000000000000a3.service';
+    const unit = 'app-ssc-sleep@00000000000000a3.service';
     const r = await exchange(Buffer.concat([frame(LAUNCH), frame(request(unit)), frame('stop!')]), unit);
     expect(r.units).toBe('');
     expect(r.envFiles).toBe('');
-    // `true` ends at once and its unit is collected: the journal says whether it ever ran.
-    expect((await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', unit])).stdout).not.toMatch(/ssc relaxed/);
+    expect(await journalOf(unit)).not.toMatch(/ssc relaxed/);
   });
 
   // The privileged side checks what reaches the unit file itself: a front end that skips its own checks gets nothing.
@@ -143,7 +150,7 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
     ['a program path systemd would rewrite', { execPath: '/bin//true' }, /normalized/],
     ['an argument sd-bus would drop the whole message for', { argv: ['true', 'a\ufffeb'] }, /noncharacter/],
   ])('refuses %s itself: an "unsafe" reply, no unit, no environment file', async (_what, change, why) => {
-    const unit = 'app-ssc-true@00000000000000a5.service';
+    const unit = 'app-ssc-sleep@00000000000000a5.service';
     const r = await exchange(Buffer.concat([frame(LAUNCH), frame(request(unit, change)), frame(START)]), unit);
     const reply = JSON.parse(r.reply.subarray(4).toString()) as { ok: boolean; kind: string; message: string };
     expect(reply).toMatchObject({ ok: false, kind: 'unsafe' });
@@ -154,7 +161,7 @@ describe.skipIf(skip)(`the broker's exchange with the front end${skip ? ` (skipp
   });
 
   it('never connects without "launch": a request alone gets no answer and no unit', async () => {
-    const unit = 'app-ssc-true@00000000000000a4.service';
+    const unit = 'app-ssc-sleep@00000000000000a4.service';
     const r = await exchange(Buffer.concat([frame(request(unit)), frame(START)]), unit);
     expect(r.reply.length).toBe(0);
     expect(r.units).toBe('');
