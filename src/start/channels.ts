@@ -35,8 +35,8 @@ const REPLY_TIMEOUT_MS = 120_000;
 export async function brokerChannel(request: LaunchRequest): Promise<StartChannel> {
   const sock = socketOnFd(BROKER_FD);
   const frames = new FrameReader(sock);
-  await send(sock, LAUNCH);
-  await send(sock, JSON.stringify(request));
+  await send(sock, LAUNCH).catch(brokerGone);
+  await send(sock, JSON.stringify(request)).catch(brokerGone);
   return {
     async start(): Promise<BrokerReply> {
       // A broker that refused early waits for this side to end: its answer is already here.
@@ -44,7 +44,8 @@ export async function brokerChannel(request: LaunchRequest): Promise<StartChanne
       // Every wait of the broker's is bounded; this bounds a broker that cannot start at all.
       const timedOut = `the privileged helper did not answer within ${REPLY_TIMEOUT_MS / 1000} s (is ssc-broker.service failing? see journalctl -u ssc-broker.service)`;
       const raw = await withTimeout(frames.next(REPLY_LIMIT), REPLY_TIMEOUT_MS, timedOut).catch((e: unknown) => {
-        throw e instanceof Error && e.message === timedOut ? new ChannelError(timedOut) : e;
+        if (e instanceof Error && e.message === timedOut) throw new ChannelError(timedOut);
+        return brokerGone(e);
       });
       if (raw === null) throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
       return JSON.parse(raw.toString('utf8')) as BrokerReply;
@@ -53,6 +54,20 @@ export async function brokerChannel(request: LaunchRequest): Promise<StartChanne
       sock.destroy();
     },
   };
+}
+
+/**
+ * The broker closes a connection unanswered when the caller already holds
+ * MAX_CONNECTIONS_PER_USER (a flood of launches): an expected failure, said
+ * in one line rather than as the socket's errno.
+ */
+function brokerGone(e: unknown): never {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EPIPE' || code === 'ECONNRESET')
+    throw new ChannelError(
+      'the privileged helper closed the connection without an answer (too many ssc launches of yours at once? see journalctl -u ssc-broker.service)',
+    );
+  throw e;
 }
 
 /** The caller's own user manager, over the session bus at `address`, with the broker's checks and plan. */
