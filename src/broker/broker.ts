@@ -170,7 +170,13 @@ export async function serveLauncher(
     clearTimeout(deadline);
     return;
   }
-  ensureEnvDir();
+  try {
+    ensureEnvDir();
+  } catch (e) {
+    clearTimeout(deadline);
+    await reply({ ok: false, kind: 'internal', message: (e as Error).message }).catch(() => undefined);
+    return;
+  }
   // The shared connection (opened now if there is none) while the front end prepares its request.
   const busPromise = systemBus.get();
   busPromise.catch(() => undefined);

@@ -146,6 +146,28 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     expect((await launch('sscalice', 'true')).code).toBe(0);
   });
 
+  it('keeps environment files in a root-owned directory of mode 0700, and starts nothing when it is not', async () => {
+    expect((await launch('sscalice', 'true')).code).toBe(0);
+    expect((await bed.run(['stat', '-c', '%U %a', '/run/ssc'])).stdout).toBe('root 700\n');
+    for (const [change, undo] of [
+      ['chmod 755 /run/ssc', 'chmod 700 /run/ssc'],
+      ['chown sscalice /run/ssc', 'chown root /run/ssc'],
+    ] as const) {
+      await bed.sh(change);
+      try {
+        const r = await launch('sscalice', 'sh', '-c', 'echo ran');
+        expect(r.stderr).toBe('ssc: starting the unit failed: /run/ssc is not a root-owned directory with mode 0700\n');
+        expect(r.stdout).toBe('');
+        expect(r.code).toBe(125);
+        expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
+      } finally {
+        await bed.sh(undo);
+      }
+      // The control: restored, the same launch runs.
+      expect(await launch('sscalice', 'sh', '-c', 'echo ran')).toMatchObject({ code: 0, stdout: 'ran\n' });
+    }
+  });
+
   it('serves a launcher whose hello is right, and refuses one whose hand-off claims other ids than its real ones', async () => {
     const good = await fake('serve');
     expect(JSON.parse(good.stdout)).toMatchObject({ ok: false, kind: 'request' }); // served: "not json" was read and refused
