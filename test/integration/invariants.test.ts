@@ -345,11 +345,12 @@ describe.skipIf(skip)(`commands that need no privileged bus never open one${skip
     }
   }
 
-  it('help, version, usage errors and refused programs start no broker connection', async () => {
+  it('help, version, usage errors, refused programs and ssc desktop start no broker connection', async () => {
     const bed = getBed();
     const quiet = await newBusNames(
       bed,
-      `${SSC_BIN} --help >/dev/null; ${SSC_BIN} --version >/dev/null; ${SSC_BIN} --isolation=none x 2>/dev/null; ${SSC_BIN} no-such-program-ssc 2>/dev/null; true`,
+      `${SSC_BIN} --help >/dev/null; ${SSC_BIN} --version >/dev/null; ${SSC_BIN} --isolation=none x 2>/dev/null; ${SSC_BIN} no-such-program-ssc 2>/dev/null; ` +
+        `${SSC_BIN} desktop list >/dev/null 2>&1; ${SSC_BIN} desktop refresh >/dev/null 2>&1; true`,
     );
     expect(quiet).toBe(0);
     // The control: a launch does connect (the broker, as root).
