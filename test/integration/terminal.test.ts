@@ -284,6 +284,26 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       expect(elsewhere.stderr).toMatch(/only made for a process in an ssc scope/);
     });
 
+    it('mounts over /tmp and /var/tmp only where they are root-owned directories', async () => {
+      // A /var/tmp the user owns could be a place of theirs made to look like the system's: no tmpfs over it.
+      await bed.run(['chown', 'sscalice', '/var/tmp']);
+      try {
+        const r = await bed.run(
+          inScope('app-ssc-sh-00000000000000b4.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', 'echo ran']),
+        );
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toBe('ssc: /var/tmp is not a root-owned directory\n');
+        expect(r.code).toBe(125);
+      } finally {
+        await bed.run(['chown', 'root', '/var/tmp']);
+      }
+      // The control: root's again, the same tab runs.
+      const ok = await bed.run(
+        inScope('app-ssc-sh-00000000000000b5.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', 'echo ran']),
+      );
+      expect(ok).toMatchObject({ code: 0, stdout: 'ran\n' });
+    });
+
     it("in an ssc scope: the caller's ids, no_new_privs, an empty nosuid tmpfs on /tmp, the environment byte-exact, no stray fds", async () => {
       const r = await bed.run(
         inScope('app-ssc-sh-00000000000000b2.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', REPORT]),
