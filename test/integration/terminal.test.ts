@@ -284,6 +284,24 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       expect(elsewhere.stderr).toMatch(/only made for a process in an ssc scope/);
     });
 
+    it('ssc-tab ends what is left in its scope only when the scope is an ssc one', async () => {
+      // A sleep beside ssc-tab in the same scope, and ssc-tab's program ending at once.
+      const leftBehind = async (unit: string) => {
+        const pidFile = `/tmp/ssc-tab-kill-${unit}`;
+        const r = await bed.run(inScope(unit, [], ['sh', '-c', `sleep 300 >/dev/null 2>&1 & echo $! > ${pidFile}; exec ${TAB} /bin/true true`]));
+        expect(r.code).toBe(0);
+        const pid = (await bed.run(['cat', pidFile])).stdout.trim();
+        await bed.run(['rm', '-f', pidFile]);
+        const alive = await bed.sh(`for i in $(seq 100); do kill -0 ${pid} 2>/dev/null || exit 1; sleep 0.02; done; exit 0`);
+        await bed.sh(`kill ${pid} 2>/dev/null; systemctl stop ${unit} 2>/dev/null; true`);
+        return alive.code === 0;
+      };
+      // Run by hand in someone else's scope, it touches nothing but its own program.
+      expect(await leftBehind('other-tab-00000000000000b6.scope')).toBe(true);
+      // The control: in an ssc scope the same sleep is ended with the program.
+      expect(await leftBehind('app-ssc-true-00000000000000b7.scope')).toBe(false);
+    });
+
     it('mounts over /tmp and /var/tmp only where they are root-owned directories', async () => {
       // A /var/tmp the user owns could be a place of theirs made to look like the system's: no tmpfs over it.
       await bed.run(['chown', 'sscalice', '/var/tmp']);
