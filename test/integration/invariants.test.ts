@@ -101,6 +101,12 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(r.code).toBe(0);
     const markers = await bed.sh('ls /home/sscalice | grep ^marker || true');
     expect(markers.stdout).toBe('');
+    // The control: the same variables do run the user's code in a plain node, bash and PATH lookup.
+    await bed.run(['node', '-e', '0'], { user: 'sscalice', env: { NODE_OPTIONS: env.NODE_OPTIONS } });
+    await bed.run(['bash', '-c', 'true'], { user: 'sscalice', env: { BASH_ENV: env.BASH_ENV } });
+    await bed.run(['sh', '-c', 'rm -f /nonexistent'], { user: 'sscalice', env: { PATH: env.PATH } });
+    expect((await bed.sh('ls /home/sscalice | grep ^marker || true')).stdout).toBe(`marker-exec-${alice.uid}\nmarker-node-${alice.uid}\n`);
+    await bed.sh('rm -f /home/sscalice/marker-*');
   });
 
   it('3. a program path with spaces, $ and ; runs as that one path, its arguments literal; one with a quote is refused', async () => {
@@ -136,13 +142,23 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
       ],
       { user: 'sscalice', timeoutMs: 20_000 },
     );
-    await bed.sh('for i in $(seq 50); do [ -S /home/sscalice/fake-bus ] && break; sleep 0.1; done');
+    const up = await bed.sh('for i in $(seq 50); do [ -S /home/sscalice/fake-bus ] && exit 0; sleep 0.1; done; exit 1');
+    expect(up.code).toBe(0);
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], {
       user: 'sscalice',
       env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus' },
     });
     expect(r.code).toBe(0);
-    expect((await server).stdout).toContain('connections 0');
+    // The control: one client that does follow the variable is counted (the only connection).
+    const follower = await bed.run(
+      ['busctl', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetId', '--timeout=1'],
+      {
+        user: 'sscalice',
+        env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus' },
+      },
+    );
+    expect(follower.code).not.toBe(0); // the fake bus never answers
+    expect((await server).stdout).toContain('connections 1');
   });
 
   /** Runs root-bus-fds.py's scan of sscalice's processes around `during`; its JSON when stopped. */
