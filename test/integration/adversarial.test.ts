@@ -118,10 +118,19 @@ for i in range(40):
     os.kill(p.pid, signal.SIGCONT)
     p.wait()
 print(f'tried {tried}')
+# The control: the same attach and reads work on a child of the same uid that never held root
+# (under Yama's mode 3 nothing could be attached at all, and the check above would prove nothing).
+c = subprocess.Popen(['sleep', '5'])
+time.sleep(0.05)
+if libc.ptrace(16, c.pid, 0, 0) == 0:
+    os.waitpid(c.pid, 0); libc.ptrace(17, c.pid, 0, 0); print('control attached')
+os.listdir(f'/proc/{c.pid}/fd'); print('control read')
+c.kill(); c.wait()
 `;
       const r = await bed.run(['/usr/bin/python3', '-c', py], { user: 'sscalice', timeoutMs: 120_000 });
       expect(r.stdout).not.toMatch(/ATTACHED|READ/);
       expect(Number(/tried (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
+      expect(r.stdout).toMatch(/^control attached\ncontrol read$/m);
     });
   });
 
@@ -155,6 +164,10 @@ print('done')
       expect(await brokerConnections(bed)).toBe(0);
       expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
       expect((await bed.sh(ROOT_FILES)).stdout).toBe('');
+      // The control: a root-owned file left in /tmp is listed.
+      await bed.run(['touch', '/tmp/ssc-root-file-control']);
+      expect((await bed.sh(ROOT_FILES)).stdout).toBe('/tmp/ssc-root-file-control\n');
+      await bed.run(['rm', '/tmp/ssc-root-file-control']);
     });
   });
 
