@@ -20,6 +20,8 @@ MODE:
   scope-alive    the same with the process alive and dropped to the caller (the control)
   scope-root     alive, but still with effective uid 0 (a front end made to exec a setuid program)
   hold           a correct hello and "launch", then nothing until killed (a start in progress)
+  stall          a correct hello and "launch", then nothing: prints "closed after N s" when the
+                 broker gives up
   flood N        N connections in a row, each closed at once
 """
 import json, os, pwd, socket, struct, sys, time, fcntl, errno, signal
@@ -130,6 +132,17 @@ def main():
         s.sendall(frame(b'launch'))
         print('holding', flush=True)
         time.sleep(600)
+        return
+    if mode == 'stall':
+        t = time.time()
+        s.sendall(frame(b'launch'))
+        s.settimeout(90)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        print('closed after %d s' % round(time.time() - t))
         return
     if mode == 'serve':
         s.sendall(frame(b'launch') + frame(b'not json') + frame(b'start'))

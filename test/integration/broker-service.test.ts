@@ -199,6 +199,18 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     expect((await silent).stdout).toMatch(/^closed after [1-3] s$/m);
   });
 
+  it('a front end that says "launch" and then nothing is closed 30 s after its hello, holding nothing', async () => {
+    const stalled = fake('stall');
+    // Meanwhile another user's launch is served at once.
+    expect((await launch('sscbob', 'true')).code).toBe(0);
+    const r = await stalled;
+    const after = Number(/^closed after (\d+) s$/m.exec(r.stdout)?.[1]);
+    expect(after).toBeGreaterThanOrEqual(29);
+    expect(after).toBeLessThanOrEqual(33);
+    expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
+    expect(await brokerConnections(bed)).toBe(0);
+  }, 90_000);
+
   it('a launcher that died, or runs as root, before "start" gets no scope: its PID might be another process by then', async () => {
     const scope = (unit: string) =>
       JSON.stringify({
