@@ -60,6 +60,24 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect((await bed.sh(LISTING)).stdout).toBe(before.stdout);
   });
 
+  it('--prefix: a relative one, or one systemd would split, is refused before anything changes; the default spelled out changes nothing', async () => {
+    const before = await bed.sh(LISTING);
+    for (const [prefix, why] of [
+      ['opt/ssc', '--prefix must be absolute'],
+      ['/opt/ssc test', '--prefix must not hold blanks, quotes, backslashes, $ or ;'],
+      ['/opt/ssc;x', '--prefix must not hold blanks, quotes, backslashes, $ or ;'],
+    ]) {
+      const r = await bed.run(['./install.sh', '--prefix', prefix], { cwd: REPO_ROOT, env: installEnvironment() });
+      expect(r.stderr).toBe(`install.sh: ${why}\n`);
+      expect(r.code).toBe(1);
+    }
+    expect((await bed.run(['test', '-e', '/opt/ssc'])).code).toBe(1);
+    // The control: accepted, the same prefix written as --prefix=/usr/local/ is the default's installation.
+    const same = await bed.run(['./install.sh', '--prefix=/usr/local/'], { cwd: REPO_ROOT, env: installEnvironment() });
+    expect(same.code).toBe(0);
+    expect((await bed.sh(LISTING)).stdout).toBe(before.stdout);
+  });
+
   it('--uninstall removes exactly what it installed, and ssc is gone', async () => {
     const manifest = (await bed.run(['cat', '/usr/local/lib/ssc/MANIFEST'])).stdout.trim().split('\n');
     const files = manifest.filter((l) => !l.startsWith('dir:'));
