@@ -49,7 +49,9 @@ for action in ('freeze', 'kill', 'memory'):
     time.sleep(0.15)
     if action == 'freeze':
         w('launches/cgroup.freeze', '1')
-        time.sleep(0.5)
+        # The kernel says when every process in it is frozen (cgroup.events "frozen 1").
+        deadline = time.time() + 10
+        while 'frozen 1' not in open(f'{cg}/launches/cgroup.events').read() and time.time() < deadline: time.sleep(0.02)
         print('frozen', open(f'{cg}/launches/cgroup.events').read().split()[3], flush=True)
         held()
         open(os.path.expanduser('~/frozen'), 'w').close()
@@ -193,7 +195,11 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
 
   it('a connection that sends nothing is closed within its deadline and delays no other user', async () => {
     const silent = fake('silent');
-    await new Promise((r) => setTimeout(r, 300));
+    // Held by the broker before bob starts: its connection shows, with a deadline.
+    for (let i = 0; (await brokerConnections(bed)) === 0; i++) {
+      if (i === 100) expect.unreachable('the silent connection never reached the broker');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const other = await launch('sscbob', 'true');
     expect(other.code).toBe(0);
     expect((await silent).stdout).toMatch(/^closed after [1-3] s$/m);

@@ -209,12 +209,13 @@ describe.skipIf(skip)(`ssc desktop: contained menu, dock and "Open with" entries
     });
 
     it('gtk-launch finds the entry by its ID and does the same', async () => {
-      await bed.sh(
+      const xvfb = await bed.sh(
         '(Xvfb :74 -nolisten tcp -ac -screen 0 320x240x24 </dev/null >/dev/null 2>&1 &) ; for i in $(seq 100); do xdpyinfo -display :74 >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1',
         {
           user: 'sscalice',
         },
       );
+      expect(xvfb.code, 'Xvfb never answered').toBe(0);
       try {
         const r = await bed.run(['gtk-launch', 'ssc-test-viewer.desktop', FILE], { user: 'sscalice', env: { ...ENV, DISPLAY: ':74' } });
         expect(r.code, r.stderr).toBe(0);

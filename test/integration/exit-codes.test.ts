@@ -109,6 +109,7 @@ describe.skipIf(skip)(`signals to a waiting ssc${skip ? ` (skipped: ${skip})` : 
       // Wait until the program runs (its own `sleep 20` child exists: not any sleep another test
       // left behind), then signal ssc itself.
       "for i in $(seq 100); do pgrep -u sscalice -fx 'sleep 20' >/dev/null && break; sleep 0.05; done",
+      "pgrep -u sscalice -fx 'sleep 20' >/dev/null || { echo 'the program never started'; exit 1; }",
       `kill -${sig} $pid`,
       'wait $pid; echo "status=$?"',
     ].join('\n');

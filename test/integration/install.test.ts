@@ -62,7 +62,7 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
 
   it('--prefix: a relative one, or one systemd would split, is refused before anything changes; the default spelled out changes nothing', async () => {
     const before = await bed.sh(LISTING);
-    for (const [prefix, why] of [
+    for (const [prefix, why] of <[string, string][]>[
       ['opt/ssc', '--prefix must be absolute'],
       ['/opt/ssc test', '--prefix must not hold blanks, quotes, backslashes, $ or ;'],
       ['/opt/ssc;x', '--prefix must not hold blanks, quotes, backslashes, $ or ;'],

@@ -48,6 +48,7 @@ describe.skipIf(skip)(`the edges of a launch${skip ? ` (skipped: ${skip})` : ''}
       timeoutMs: 20_000,
     });
     for (let i = 0; i < 500 && (await bed.run(['cat', ready])).stdout !== 'in\n'; i++) await new Promise((res) => setTimeout(res, 20));
+    expect((await bed.run(['cat', ready])).stdout, 'the shell never entered the directory').toBe('in\n');
     expect((await bed.run(['chmod', '0700', d])).code).toBe(0);
     const r = await run;
     expect(r.code).toBe(125);

@@ -67,6 +67,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
       if ((await systemctl(manager, 'show', '-p', 'Version')).code === 0) return;
       await new Promise((res) => setTimeout(res, 100));
     }
+    throw new Error(`the ${manager} manager did not answer within 10 s of its daemon-reexec`);
   }
 
   beforeAll(async () => {
@@ -441,7 +442,8 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
         expect(state.stdout).toMatch(/^Description=bash \(ssc relaxed, terminal\)$/m);
         // Job control: a job stopped and resumed in the same shell.
         await tmux.line('u', 'sleep 300 &');
-        await tmux.line('u', 'kill -STOP %1; sleep 0.2; jobs');
+        // jobs says Stopped once the shell has reaped the stop (it may take a moment): asked until it does.
+        await tmux.line('u', 'kill -STOP %1; for i in $(seq 50); do jobs | grep -q Stopped && break; sleep 0.05; done; jobs');
         await tmux.waitFor('u', /Stopped.*sleep 300/);
         await tmux.line('u', 'kill -CONT %1; kill %1; wait %1; echo "JOB:$?"');
         await tmux.waitFor('u', /^JOB:143/m);
