@@ -48,6 +48,26 @@ describe.skipIf(skip)(`rootless mode: your own user manager${skip ? ` (skipped: 
     expect((await plain('--no-tty', '--wait', 'sh', '-c', 'exit 7')).code).toBe(7);
   });
 
+  it("a strict tab there says it has no private /tmp, and indeed sees the machine's", async () => {
+    await bed.run(['touch', '/tmp/ssc-rootless-marker']);
+    try {
+      const tab = (ssc: string) =>
+        bed.run(['script', '-qec', `${ssc} -isolation=strict --tty sh -c 'ls /tmp/ssc-rootless-marker 2>&1; true'`, '/dev/null'], {
+          user: 'sscalice',
+          env: ENV,
+        });
+      const rootless = await tab(PLAIN);
+      expect(rootless.stdout).toContain('ssc: warning: no private /tmp in a terminal started in your user manager');
+      expect(rootless.stdout).toMatch(/^\/tmp\/ssc-rootless-marker\r?$/m);
+      // The control: setuid ssc's strict tab has a /tmp of its own, and says nothing.
+      const contained = await tab(SSC_BIN);
+      expect(contained.stdout).not.toContain('warning');
+      expect(contained.stdout).toMatch(/No such file or directory/);
+    } finally {
+      await bed.run(['rm', '-f', '/tmp/ssc-rootless-marker']);
+    }
+  });
+
   it('terminal mode works there too: the shell in a scope of app.slice on its terminal, ended with it', async () => {
     const tmux = new Tmux(bed, 'sscalice', 'ssc-rootless', ENV);
     try {
