@@ -29,6 +29,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/bed/global-setup.ts'],
+          setupFiles: ['test/bed/each-file.ts'],
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 120_000,
