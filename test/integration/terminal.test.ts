@@ -288,7 +288,9 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       // A sleep beside ssc-tab in the same scope, and ssc-tab's program ending at once.
       const leftBehind = async (unit: string) => {
         const pidFile = `/tmp/ssc-tab-kill-${unit}`;
-        const r = await bed.run(inScope(unit, [], ['sh', '-c', `sleep 300 >/dev/null 2>&1 & echo $! > ${pidFile}; exec ${TAB} /bin/true true`]));
+        const r = await bed.run(
+          inScope(unit, [], ['sh', '-c', `sleep 300 >/dev/null 2>&1 & echo $! > ${pidFile}; exec ${TAB} /bin/true true`]),
+        );
         expect(r.code).toBe(0);
         const pid = (await bed.run(['cat', pidFile])).stdout.trim();
         await bed.run(['rm', '-f', pidFile]);
