@@ -1,22 +1,26 @@
 #!/usr/bin/python3
 """Which processes of a user hold a system-bus connection that root opened.
 
-  root-bus-fds.py scan UID STOP_FILE   scan every process of UID (real uid) until STOP_FILE
-                                       exists (it writes STOP_FILE.ready once the first scan
-                                       is done); prints one JSON object
-  root-bus-fds.py hold UID GID         the positive control: opens and authenticates a
-                                       system-bus connection as root, and a child that
-                                       inherits it drops to UID:GID for good, prints
-                                       "held PID" and waits (the root parent exits)
+  root-bus-fds.py scan UID STOP_FILE   scan every process of UID (any of its uids) until
+                                       STOP_FILE exists (it writes STOP_FILE.ready once the
+                                       first scan is done); prints one JSON object
+  root-bus-fds.py hold UID GID [--net] the positive control: opens a system-bus connection as
+                                       root (in a network namespace of its own with --net, as
+                                       the broker's PrivateNetwork= makes it), authenticates and
+                                       says Hello (its unique name in /run/ssc-test-hold.name);
+                                       a child that inherits it drops to UID:GID for good,
+                                       prints "held PID NAME" and waits (the parent exits)
 
-A descriptor is a root bus connection when its socket's peer is the bus daemon's (sock_diag:
-the peer of a socket bound to .../dbus/system_bus_socket, the name accepted sockets inherit)
-and the socket was created by uid 0 (the socket inode's owner, which sock_diag reports as
-UNIX_DIAG_UID). Who opened it is not asked of the bus, whose answer (busctl's PID) names the
-process that connected, not the ones holding the descriptor now. Sockets created in another
-network namespace (the broker's PrivateNetwork) are missing from this namespace's dump, but
-their peer on the bus side is not, which is all the match needs.
+A descriptor is a root bus connection when its peer is the bus daemon and the socket was
+created by uid 0. Each socket descriptor of the user's processes is copied in (pidfd_getfd)
+and asked its peer's address (getpeername: a connected client's peer has the listener's
+path, .../dbus/system_bus_socket, whatever network namespace either end is in) and its
+creator (the socket inode's owner, which sock_diag reports as UNIX_DIAG_UID; sock_diag is
+asked too, where it can see the socket, and must agree). Who opened it is not asked of the
+bus: busctl names the process that connected, not the ones holding the descriptor now.
 """
+import ctypes
+import importlib.util
 import json
 import os
 import socket
@@ -31,6 +35,29 @@ NLMSG_DONE, NLMSG_ERROR = 3, 2
 UDIAG_SHOW_NAME, UDIAG_SHOW_PEER, UDIAG_SHOW_UID = 0x1, 0x4, 0x40
 UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_UID = 0, 2, 7
 BUS_NAME_SUFFIX = b'/dbus/system_bus_socket'
+SYS_PIDFD_GETFD = 438  # the same number on every architecture since 5.6
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def peer_of(pidfd, fd):
+    """The peer address of the target's descriptor fd (a copy is taken and closed), or None."""
+    mine = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+    if mine < 0:
+        return None
+    try:
+        s = socket.socket(fileno=mine)
+    except OSError:
+        os.close(mine)
+        return None
+    try:
+        if s.family != socket.AF_UNIX:
+            return None
+        name = s.getpeername()
+        return name.encode() if isinstance(name, str) else name
+    except OSError:
+        return None
+    finally:
+        s.close()
 
 
 def unix_sockets():
@@ -70,27 +97,29 @@ def unix_sockets():
         nl.close()
 
 
-def real_uid(pid):
+def uids(pid):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
             if line.startswith('Uid:'):
-                return int(line.split()[1])
-    return None
+                return {int(u) for u in line.split()[1:]}
+    return set()
 
 
 def scan(uid, totals):
-    socks = unix_sockets()
-    bus_side = {ino for ino, (name, _, _) in socks.items() if name and name.endswith(BUS_NAME_SUFFIX)}
-    bus_clients = {peer for ino in bus_side for peer in [socks[ino][1]] if peer}
+    diag = unix_sockets()
     found = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            if real_uid(pid) != uid:
+            if uid not in uids(pid):
                 continue
             totals['processes'].add(pid)
-            fds = os.listdir(f'/proc/{pid}/fd')
+            pidfd = os.pidfd_open(int(pid))
         except OSError:
             continue  # gone meanwhile
+        try:
+            fds = os.listdir(f'/proc/{pid}/fd')
+        except OSError:
+            fds = []
         for fd in fds:
             path = f'/proc/{pid}/fd/{fd}'
             try:
@@ -98,25 +127,30 @@ def scan(uid, totals):
                 if not link.startswith('socket:['):
                     continue
                 ino = int(link[8:-1])
-                if ino not in bus_clients:
-                    continue
                 owner = os.stat(path).st_uid
             except OSError:
                 continue
-            diag = socks.get(ino, (None, 0, None))[2]
-            if diag is not None and diag != owner:
-                found.append({'pid': int(pid), 'fd': int(fd), 'error': f'sock_diag uid {diag}, inode owner {owner}'})
-            if owner == 0 or diag == 0:
-                comm = open(f'/proc/{pid}/comm').read().strip() if os.path.exists(f'/proc/{pid}/comm') else '?'
-                found.append({'pid': int(pid), 'comm': comm, 'fd': int(fd), 'inode': ino})
+            peer = peer_of(pidfd, int(fd))
+            if peer is None or not peer.rstrip(b'\0').endswith(BUS_NAME_SUFFIX):
+                continue
+            seen = diag.get(ino, (None, 0, None))[2]
+            if seen is not None and seen != owner:
+                found.append({'pid': int(pid), 'fd': int(fd), 'error': f'sock_diag uid {seen}, inode owner {owner}'})
+            if owner == 0:
+                try:
+                    comm = open(f'/proc/{pid}/comm').read().strip()
+                except OSError:
+                    comm = '?'
+                found.append({'pid': int(pid), 'comm': comm, 'fd': int(fd), 'inode': ino, 'diag_visible': seen is not None})
             else:
                 totals['own_bus_sockets'].add(ino)
-    totals['bus_side'] = max(totals['bus_side'], len(bus_side))
+        os.close(pidfd)
+    totals['diag_sockets'] = max(totals['diag_sockets'], len(diag))
     return found
 
 
 def main_scan(uid, stop):
-    totals = {'processes': set(), 'own_bus_sockets': set(), 'bus_side': 0}
+    totals = {'processes': set(), 'own_bus_sockets': set(), 'diag_sockets': 0}
     found, scans = [], 0
     while True:
         last = os.path.exists(stop)
@@ -133,25 +167,27 @@ def main_scan(uid, stop):
         'scans': scans,
         'processes': len(totals['processes']),
         'own_bus_sockets': len(totals['own_bus_sockets']),
-        'bus_side': totals['bus_side'],
+        'diag_sockets': totals['diag_sockets'],
         'root_bus_fds': found,
     }))
 
 
-def main_hold(uid, gid):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect('/run/dbus/system_bus_socket')
-    s.sendall(b'\0AUTH EXTERNAL 30\r\n')
-    if not s.recv(256).startswith(b'OK '):
-        sys.exit('the bus refused root')
-    s.sendall(b'BEGIN\r\n')
+def main_hold(uid, gid, own_net):
+    if own_net and libc.unshare(0x40000000) != 0:  # CLONE_NEWNET, as PrivateNetwork= makes one: both ends live there
+        sys.exit('unshare(CLONE_NEWNET): ' + os.strerror(ctypes.get_errno()))
+    spec = importlib.util.spec_from_file_location('raw_dbus', os.path.join(os.path.dirname(__file__), 'raw-dbus.py'))
+    raw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(raw)
+    s, name = raw.connect()  # authenticated as root, Hello answered: a name the bus lists
+    with open('/run/ssc-test-hold.name', 'w') as f:
+        f.write(name)
     # Inherited, as a leaked descriptor would be: the bus still names the root parent that connected.
     if os.fork() != 0:
         os._exit(0)
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    print('held', os.getpid(), flush=True)
+    print('held', os.getpid(), name, flush=True)
     time.sleep(60)
 
 
@@ -159,4 +195,4 @@ if __name__ == '__main__':
     if sys.argv[1] == 'scan':
         main_scan(int(sys.argv[2]), sys.argv[3])
     else:
-        main_hold(int(sys.argv[2]), int(sys.argv[3]))
+        main_hold(int(sys.argv[2]), int(sys.argv[3]), '--net' in sys.argv[4:])
