@@ -35,19 +35,27 @@ const REPLY_TIMEOUT_MS = 120_000;
 export async function brokerChannel(request: LaunchRequest): Promise<StartChannel> {
   const sock = socketOnFd(BROKER_FD);
   const frames = new FrameReader(sock);
-  await send(sock, LAUNCH).catch(brokerGone);
-  await send(sock, JSON.stringify(request)).catch(brokerGone);
+  // A broker that refused at accept (a cap, its own sandbox) answered and closed; writing to it
+  // fails, but its answer waits in the socket: start() reads it rather than report the write.
+  let unsent: unknown = null;
+  await send(sock, LAUNCH)
+    .then(() => send(sock, JSON.stringify(request)))
+    .catch((e: unknown) => {
+      unsent = e;
+    });
   return {
     async start(): Promise<BrokerReply> {
-      // A broker that refused early waits for this side to end: its answer is already here.
-      await send(sock, START, { end: true }).catch(() => undefined);
+      if (unsent === null) await send(sock, START, { end: true }).catch(() => undefined);
       // Every wait of the broker's is bounded; this bounds a broker that cannot start at all.
       const timedOut = `the privileged helper did not answer within ${REPLY_TIMEOUT_MS / 1000} s (is ssc-broker.service failing? see journalctl -u ssc-broker.service)`;
       const raw = await withTimeout(frames.next(REPLY_LIMIT), REPLY_TIMEOUT_MS, timedOut).catch((e: unknown) => {
         if (e instanceof Error && e.message === timedOut) throw new ChannelError(timedOut);
         return brokerGone(e);
       });
-      if (raw === null) throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
+      if (raw === null) {
+        if (unsent !== null) return brokerGone(unsent);
+        throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
+      }
       return JSON.parse(raw.toString('utf8')) as BrokerReply;
     },
     close(): void {
@@ -59,7 +67,7 @@ export async function brokerChannel(request: LaunchRequest): Promise<StartChanne
 /**
  * The broker closes a connection unanswered when the caller already holds
  * MAX_CONNECTIONS_PER_USER (a flood of launches): an expected failure, said
- * in one line rather than as the socket's errno.
+ * in one line rather than as the socket's errno. Anything else is rethrown.
  */
 function brokerGone(e: unknown): never {
   const code = (e as NodeJS.ErrnoException).code;
