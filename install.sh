@@ -316,16 +316,23 @@ write_manifest() {
 # The builder runs the cache maker too (it is part of the tree), and writes into
 # a file root made for it in the root-owned library directory: it can fill that
 # file, not put anything else in its place.
+# V8 takes a cache only under the flags it was made with: the broker's node runs
+# with the V8 flags its unit's ExecStart= gives it (one place: the unit template).
+broker_flags=$(sed -n 's|^ExecStart=@NODE@ \(.*\) @LIBDIR@/broker\.js$|\1|p' systemd/ssc-broker.service.in)
 for n in ssc broker; do
+	flags=
+	[ "$n" = broker ] && flags=$broker_flags
 	made="$libdir/$n.cache.ssc-made"
 	rm -f -- "$made"
+	# shellcheck disable=SC2086 # $flags: V8 flags, one word each
 	if cmp -s "dist/$n.js" "$libdir/$n.bundle.js" 2>/dev/null && [ -f "$libdir/$n.cache" ] &&
-		as_builder "$node" dist/make-code-cache.cjs --check "dist/$n.js" "$libdir/$n.cache" >/dev/null; then
+		as_builder "$node" $flags dist/make-code-cache.cjs --check "dist/$n.js" "$libdir/$n.cache" >/dev/null; then
 		cp -- "$libdir/$n.cache" "$made"
 	else
 		: >"$made"
 		chown "$builder_uid" "$made"
-		as_builder "$node" dist/make-code-cache.cjs "dist/$n.js" "$made" || die "could not make the code cache for $n"
+		# shellcheck disable=SC2086
+		as_builder "$node" $flags dist/make-code-cache.cjs "dist/$n.js" "$made" || die "could not make the code cache for $n"
 	fi
 	rm -f -- "$libdir/$n.cache"
 	put "dist/$n.js" "$libdir/$n.bundle.js" 0644

@@ -37,10 +37,16 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect((await bed.run(['systemctl', 'show', '-p', 'LoadState', '--value', 'ssc.slice'])).stdout).toBe('loaded\n');
   });
 
-  it("makes each bundle's code cache with the installed node, which accepts it", async () => {
+  it("makes each bundle's code cache with the installed node, which accepts it under the flags it runs with", async () => {
+    // The broker's node runs with the V8 flags of its unit's ExecStart=, and V8 takes a cache only under those.
+    const unit = (await bed.run(['cat', '/usr/local/lib/systemd/system/ssc-broker.service'])).stdout;
+    const execStart = /^ExecStart=(\S+) (.*) \/usr\/local\/lib\/ssc\/broker\.js$/m.exec(unit);
+    expect(execStart?.[2]).toBe('--max-old-space-size=256');
+    const flags: Record<string, string[]> = { ssc: [], broker: execStart![2]!.split(' ') };
     for (const n of ['ssc', 'broker']) {
       const r = await bed.run([
         'node',
+        ...flags[n]!,
         `${REPO_ROOT}/dist/make-code-cache.cjs`,
         '--check',
         `/usr/local/lib/ssc/${n}.bundle.js`,
@@ -48,6 +54,15 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
       ]);
       expect(r.stdout, n).toBe('accepted\n');
     }
+    // The control: the broker's cache under other flags (none) is not taken, so the check above can tell.
+    const plain = await bed.run([
+      'node',
+      `${REPO_ROOT}/dist/make-code-cache.cjs`,
+      '--check',
+      '/usr/local/lib/ssc/broker.bundle.js',
+      '/usr/local/lib/ssc/broker.cache',
+    ]);
+    expect(plain.stdout).toBe('rejected\n');
     // Both entries are the same small loader, not a bundle.
     const loader = await bed.run(['cmp', '/usr/local/lib/ssc/ssc.js', '/usr/local/lib/ssc/broker.js']);
     expect(loader.code).toBe(0);
