@@ -166,8 +166,8 @@ print('done')
       expect((await bed.sh(ROOT_FILES)).stdout).toBe('');
       // The control: a root-owned file left in /tmp is listed.
       await bed.run(['touch', '/tmp/ssc-root-file-control']);
-      expect((await bed.sh(ROOT_FILES)).stdout).toBe('/tmp/ssc-root-file-control\n');
-      await bed.run(['rm', '/tmp/ssc-root-file-control']);
+      const listed = await bed.sh(ROOT_FILES).finally(() => bed.run(['rm', '-f', '/tmp/ssc-root-file-control']));
+      expect(listed.stdout).toBe('/tmp/ssc-root-file-control\n');
     });
   });
 

@@ -133,14 +133,17 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     );
     // A kernel that ignores subset=pid, forced: the broker says so and starts nothing.
     const dropin = '/run/systemd/system/ssc-broker.service.d';
-    await bed.sh(
-      `mkdir -p ${dropin} && printf '[Service]\\nProcSubset=all\\n' > ${dropin}/proc.conf && systemctl daemon-reload && systemctl stop ssc-broker.service`,
-    );
     try {
+      await bed.sh(
+        `mkdir -p ${dropin} && printf '[Service]\\nProcSubset=all\\n' > ${dropin}/proc.conf && systemctl daemon-reload && systemctl stop ssc-broker.service`,
+      );
       const r = await launch('sscalice', 'true');
       expect(r.stderr).toMatch(/^ssc: [^\n]*the ssc broker cannot run safely here: \/proc\/sys is visible [^\n]*\n$/);
       expect(r.code).toBe(125);
-      const journal = await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', 'ssc-broker.service']);
+      // This start's own lines, once journald has them all.
+      const invocation = (await bed.run(['systemctl', 'show', '-P', 'InvocationID', 'ssc-broker.service'])).stdout.trim();
+      await bed.run(['journalctl', '--sync']);
+      const journal = await bed.run(['journalctl', '--no-pager', '-o', 'cat', `_SYSTEMD_INVOCATION_ID=${invocation}`]);
       expect(journal.stdout).toMatch(/ssc-broker: \/proc\/sys is visible .*; refusing every launch/);
     } finally {
       await bed.sh(`rm -f ${dropin}/proc.conf && systemctl daemon-reload && systemctl stop ssc-broker.service`);
@@ -206,6 +209,7 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
   });
 
   it('a front end that says "launch" and then nothing is closed 30 s after its hello, holding nothing', async () => {
+    await launch('sscalice', 'true'); // the broker running: its deadline alone is timed
     const stalled = fake('stall');
     // Meanwhile another user's launch is served at once.
     expect((await launch('sscbob', 'true')).code).toBe(0);
@@ -216,6 +220,29 @@ describe.skipIf(skip)(`the broker service${skip ? ` (skipped: ${skip})` : ''}`, 
     expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
     expect(await brokerConnections(bed)).toBe(0);
   }, 90_000);
+
+  it('a logind that does not answer holds a launch 5 s, then it is one line and nothing started', async () => {
+    const logind = (await bed.run(['systemctl', 'show', '-P', 'MainPID', 'systemd-logind.service'])).stdout.trim();
+    expect(Number(logind)).toBeGreaterThan(1);
+    await launch('sscalice', 'true'); // the broker up and connected: the deadline alone is timed
+    await bed.run(['kill', '-STOP', logind]);
+    let r;
+    const t = Date.now();
+    try {
+      r = await launch('sscalice', 'sh', '-c', 'echo ran');
+    } finally {
+      await bed.run(['kill', '-CONT', logind]);
+    }
+    const took = Date.now() - t;
+    expect(r.stderr).toBe('ssc: starting the unit failed: logind did not say within 5 s which session you are in\n');
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(125);
+    expect(took).toBeGreaterThanOrEqual(4_900);
+    expect(took).toBeLessThan(15_000);
+    expect((await bed.sh('ls -A /run/ssc')).stdout).toBe('');
+    // The control: logind answering again, the same launch runs.
+    expect(await launch('sscalice', 'sh', '-c', 'echo ran')).toMatchObject({ code: 0, stdout: 'ran\n' });
+  });
 
   it('a launcher that died, or runs as root, before "start" gets no scope: its PID might be another process by then', async () => {
     const scope = (unit: string) =>
