@@ -126,6 +126,18 @@ export async function brokerConnections(bed: Bed): Promise<number> {
   return rows.filter((f) => f[5] === '02' || f[5] === '03').length;
 }
 
+/**
+ * The V8 flags the installed entry's node runs with: none for the front end, the broker unit's
+ * ExecStart= ones for the broker. V8 takes a code cache only under the flags it was made with.
+ */
+export async function entryNodeFlags(bed: Bed, entry: 'ssc' | 'broker'): Promise<string[]> {
+  if (entry === 'ssc') return [];
+  const unit = (await bed.run(['cat', '/usr/local/lib/systemd/system/ssc-broker.service'])).stdout;
+  const execStart = /^ExecStart=\S+ (.*) \/usr\/local\/lib\/ssc\/broker\.js$/m.exec(unit);
+  if (!execStart) throw new Error('the installed ssc-broker.service has no ExecStart= with node flags');
+  return execStart[1]!.split(' ');
+}
+
 /** The broker service's main PID (0 when it is not running). */
 export async function brokerPid(bed: Bed): Promise<number> {
   return Number((await bed.run(['systemctl', 'show', '-P', 'MainPID', 'ssc-broker.service'])).stdout.trim());

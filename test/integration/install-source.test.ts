@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed, RunResult } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedSkipReason, entryNodeFlags, getBed } from '../bed/index.js';
 import { REPO_ROOT, installEnvironment } from '../bed/local.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
@@ -285,9 +285,10 @@ root:root 644"`,
         CLONE,
       );
       // The code cache she made is one the installed node takes.
-      for (const n of ['ssc', 'broker']) {
+      for (const n of ['ssc', 'broker'] as const) {
         const check = await bed.run([
           'node',
+          ...(await entryNodeFlags(bed, n)),
           `${REPO_ROOT}/dist/make-code-cache.cjs`,
           '--check',
           `/usr/local/lib/ssc/${n}.bundle.js`,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedSkipReason, entryNodeFlags, getBed } from '../bed/index.js';
 import { REPO_ROOT, installEnvironment } from '../bed/local.js';
 import { SSC_BIN } from '../bed/users.js';
 
@@ -39,14 +39,11 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
 
   it("makes each bundle's code cache with the installed node, which accepts it under the flags it runs with", async () => {
     // The broker's node runs with the V8 flags of its unit's ExecStart=, and V8 takes a cache only under those.
-    const unit = (await bed.run(['cat', '/usr/local/lib/systemd/system/ssc-broker.service'])).stdout;
-    const execStart = /^ExecStart=(\S+) (.*) \/usr\/local\/lib\/ssc\/broker\.js$/m.exec(unit);
-    expect(execStart?.[2]).toBe('--max-old-space-size=256');
-    const flags: Record<string, string[]> = { ssc: [], broker: execStart![2]!.split(' ') };
-    for (const n of ['ssc', 'broker']) {
+    expect(await entryNodeFlags(bed, 'broker')).toEqual(['--max-old-space-size=256']);
+    for (const n of ['ssc', 'broker'] as const) {
       const r = await bed.run([
         'node',
-        ...flags[n]!,
+        ...(await entryNodeFlags(bed, n)),
         `${REPO_ROOT}/dist/make-code-cache.cjs`,
         '--check',
         `/usr/local/lib/ssc/${n}.bundle.js`,
