@@ -12,7 +12,6 @@
  * before replying.
  */
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { HandoffHeader } from '../handoff.js';
 import type { Socket } from 'node:net';
 import { FrameRefused, LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
@@ -24,8 +23,7 @@ import { managerVersion } from '../systemd/client.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { randomHex } from '../random.js';
-import { execHelperPath } from '../installed.js';
-import { planFor, refusalOf, startAndReport, withTimeout, type StartContext } from '../start/start.js';
+import { hostFacts, planFor, refusalOf, startAndReport, withTimeout, type StartContext } from '../start/start.js';
 import type { Launcher } from './launcher-peer.js';
 import type { SharedSystemBus } from './system-bus.js';
 import { MAX_REQUEST_BYTES_PER_USER } from './slots.js';
@@ -225,7 +223,7 @@ export async function serveLauncher(
     const ctx: StartContext = {
       manager: 'system',
       caller: { uid: header.ruid, gid: header.rgid, umask: header.umask },
-      host: { cores: availableParallelism(), systemd: await versionPromise, execHelper: execHelperPath() },
+      host: hostFacts(await versionPromise),
       // A scope takes the front end's own process (the launcher's PID: the request names none).
       pid: header.pid,
       pidfd: launcher.pidfd,

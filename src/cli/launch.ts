@@ -7,7 +7,7 @@ import { isatty } from 'node:tty';
 import type { BrokerReply } from '../ipc.js';
 import { brokerChannel, ChannelError, userManagerChannel, type StartChannel } from '../start/channels.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
-import { execBytes, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
+import { execBytes, SSC_SLICE, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type Profile, type ProfileName } from '../plan/profiles.js';
 import { checkProgramPath, checkWorkingDirectory, UnsafeValueError } from '../plan/unit-file.js';
 import { randomHex } from '../random.js';
@@ -17,7 +17,7 @@ import { errnoName } from './os-errors.js';
 import { CLD_EXITED, diedOfSignal, EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
-import { killedForMemory, readOomKills } from './oom.js';
+import { killedForMemory, oomKillFile, readOomKills, watchOomKills, type OomWatch } from './oom.js';
 import { checkProgram } from './program-checks.js';
 import { resolveProgram } from './resolve.js';
 import { carrySessionFiles } from './session-files.js';
@@ -237,6 +237,7 @@ async function startAndWatch(
     channel.close();
     throw e;
   }
+  let oom: OomWatch | null = null;
   try {
     const oomBefore = opts.wait ? readOomKills() : null;
     const reply = await channel.start();
@@ -245,9 +246,23 @@ async function startAndWatch(
     if (reply.ok && reply.controlGroup) await warnMissingCaps(profile, unit, reply.controlGroup);
     if (!watch) return EXIT.ok;
 
-    watch.onMainPid((pid) => forwarder?.setPid(pid));
+    let mainPid = 0;
+    watch.onMainPid((pid) => {
+      mainPid = pid;
+      forwarder?.setPid(pid);
+    });
+    // The unit's cgroup: where the plan put it (system manager), or as the user manager said.
+    const controlGroup = reply.ok && reply.controlGroup ? reply.controlGroup : userBus === null ? `/${SSC_SLICE}/${unit}` : null;
+    if (controlGroup !== null)
+      oom = watchOomKills(
+        oomKillFile(controlGroup),
+        () => mainPid,
+        (n) => warn(`a process of ${program} was killed for memory (${n} so far)`),
+      );
     const end = await watch.ended;
-    if (killedForMemory(end, oomBefore, readOomKills()))
+    const readAtEnd = oom?.refresh() ?? false;
+    const unitCount = oom?.readable ? { main: oom.seen.main, certain: oom.complete || readAtEnd } : null;
+    if (killedForMemory(end, unitCount ? (oom?.kernelAtLastRead ?? null) : oomBefore, readOomKills(), unitCount))
       warn(
         `${program} was killed: out of memory (the ${opts.isolation} profile caps it at ${profile.memoryMax / 100}% of RAM, and ${userBus === null ? 'ssc.slice' : 'your app.slice'} all contained programs together)`,
       );
@@ -256,6 +271,7 @@ async function startAndWatch(
     }
     return exitCodeFor(end);
   } finally {
+    oom?.close();
     forwarder?.dispose();
     watch?.close();
     channel.close();

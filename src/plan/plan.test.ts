@@ -36,7 +36,7 @@ const scopeBase: LaunchRequest = {
   environment: [],
 };
 const caller = { uid: 1000, gid: 1000, umask: 0o022 };
-const host = { cores: 4, systemd: 257, execHelper: HELPER };
+const host = { cores: 4, systemd: 257, scopeOomPolicy: true, execHelper: HELPER };
 
 function propsOf(req: LaunchRequest, envFile: string | null = '/run/ssc/env-x', scope: string | null = null) {
   return new Map(planService({ request: req, caller, host, environmentFile: envFile, sessionScope: scope }) as [string, unknown][]);
@@ -54,7 +54,7 @@ describe('planService', () => {
   it('passes arguments literally: with no-env-expand where systemd writes that back (254 on), else through ssc-exec (252)', () => {
     expect(propsOf(base).get('ExecStartEx')).toEqual([['/bin/echo', ['echo', '$HOME', '%h', '${X}'], ['no-env-expand']]]);
     const old = new Map(
-      planService({ request: base, caller, host: { cores: 4, systemd: 252, execHelper: HELPER }, environmentFile: null }) as [
+      planService({ request: base, caller, host: { cores: 4, systemd: 252, scopeOomPolicy: true, execHelper: HELPER }, environmentFile: null }) as [
         string,
         unknown,
       ][],
@@ -72,7 +72,7 @@ describe('planService', () => {
       argv: ['echo', ...Array<string>(8).fill(big)],
       environment: [['E', 'y'.repeat(1_200_000)]] as [string, string][],
     };
-    const old = { cores: 4, systemd: 252, execHelper: HELPER };
+    const old = { cores: 4, systemd: 252, scopeOomPolicy: true, execHelper: HELPER };
     expect(() => planService({ request, caller, host: old, environmentFile: null })).toThrow(/through ssc-exec, base64/);
     expect(() => planService({ request, caller, host, environmentFile: null })).not.toThrow();
   });
@@ -104,6 +104,10 @@ describe('planService', () => {
     expect(p.get('EnvironmentFiles')).toEqual([['/run/ssc/env-x', true]]);
     expect(p.has('ExecStartPostEx')).toBe(false);
     expect(p.has('ExecStopPostEx')).toBe(false);
+  });
+  it('keeps the app when the kernel kills one of its processes for memory (OOMPolicy=continue), in every profile', () => {
+    expect(propsOf(base).get('OOMPolicy')).toBe('continue');
+    expect(propsOf({ ...base, profile: 'relaxed' }).get('OOMPolicy')).toBe('continue');
   });
   it('puts the unit in ssc.slice and lets systemd collect it when it fails', () => {
     const p = propsOf(base);
@@ -162,7 +166,7 @@ describe('planService', () => {
           const props = planService({
             request: { ...base, profile, argv, stdio },
             caller,
-            host: { cores, systemd: 257, execHelper: HELPER },
+            host: { cores, systemd: 257, scopeOomPolicy: true, execHelper: HELPER },
             environmentFile: null,
             sessionScope: scope,
           });
@@ -233,7 +237,7 @@ describe('planScope', () => {
       planScope({
         request: { ...scopeBase, profile },
         caller,
-        host: { cores, systemd: 257, execHelper: HELPER },
+        host: { cores, systemd: 257, scopeOomPolicy: true, execHelper: HELPER },
         pid: 4242,
         sessionScope: session,
       }) as [string, unknown][],
@@ -251,7 +255,7 @@ describe('planScope', () => {
         planScope({
           request: { ...base, kind: 'scope', environment: [] },
           caller: { uid: 1000, gid: 1000, umask: 0o22 },
-          host: { cores: 4, systemd, execHelper: HELPER },
+          host: { cores: 4, systemd, scopeOomPolicy: true, execHelper: HELPER },
           pid: 4242,
           pidfd: 17,
         }) as [string, unknown][],
@@ -264,6 +268,11 @@ describe('planScope', () => {
     const p = scopeProps('strict');
     for (const k of ['MemoryMaxScale', 'MemorySwapMaxScale', 'CPUQuotaPerSecUSec']) expect(p.get(k)).toBe(svc.get(k));
     expect(scopeProps('relaxed').has('CPUQuotaPerSecUSec')).toBe(false);
+  });
+  it('keeps the tab when the kernel kills one of its processes for memory, where the manager lets a scope (OOMPolicy=continue)', () => {
+    expect(scopeProps('strict').get('OOMPolicy')).toBe('continue');
+    const old = planScope({ request: scopeBase, caller, host: { ...host, systemd: 252, scopeOomPolicy: false }, pid: 4242 });
+    expect(new Map(old as [string, unknown][]).has('OOMPolicy')).toBe(false);
   });
   it('sets no execution property a scope cannot take, and nothing about the program', () => {
     const p = scopeProps('strict');
@@ -298,7 +307,7 @@ describe('planUserService', () => {
   it('has the same caps as the service for the system manager, in app.slice, and no User or Group', () => {
     const sys = propsOf({ ...base, profile: 'strict' });
     const p = user('strict');
-    for (const k of ['MemoryMaxScale', 'MemorySwapMaxScale', 'CPUQuotaPerSecUSec', 'NoNewPrivileges', 'PrivateTmp', 'Type', 'ExecStartEx'])
+    for (const k of ['MemoryMaxScale', 'MemorySwapMaxScale', 'CPUQuotaPerSecUSec', 'OOMPolicy', 'NoNewPrivileges', 'PrivateTmp', 'Type', 'ExecStartEx'])
       expect(p.get(k)).toEqual(sys.get(k));
     expect(p.get('Slice')).toBe('app.slice');
     expect(p.has('User')).toBe(false);

@@ -60,6 +60,8 @@ export interface HostFacts {
    * the transient unit file, and reads back, differs (see planExec).
    */
   systemd: number;
+  /** Whether its scopes take OOMPolicy= (ManagerVersion.scopeOomPolicy). */
+  scopeOomPolicy: boolean;
   /** ssc-exec beside the broker (LIBDIR): the command's carrier where systemd cannot keep the command itself (< 254). */
   execHelper: string;
 }
@@ -201,14 +203,22 @@ export function sessionScope(session: { id: string; uid: number } | null, caller
   return `session-${session.id}.scope`;
 }
 
-/** The profile's resource limits, the same in every manager and unit type. */
-function limitProps(profile: Profile, host: HostFacts): UnitProperty[] {
+/**
+ * The profile's resource limits, the same in every manager and unit type, and
+ * what happens when the memory cap bites: OOMPolicy=continue, so that the
+ * kernel's one victim (a browser's content process, a tab's build) is all the
+ * app loses. systemd's default (stop) ends the whole unit after the kernel
+ * killed one process of it. A manager whose scopes do not take it
+ * (ManagerVersion.scopeOomPolicy) stops a terminal tab's scope as before.
+ */
+function limitProps(profile: Profile, host: HostFacts, kind: LaunchRequest['kind']): UnitProperty[] {
   const props: UnitProperty[] = [
     ['MemoryMaxScale', permyriadToScale(profile.memoryMax)],
     ['MemorySwapMaxScale', permyriadToScale(profile.memorySwapMax)],
   ];
   const quota = cpuQuotaPerSecUSec(profile.cpuQuota, host.cores);
   if (quota !== null) props.push(['CPUQuotaPerSecUSec', quota]);
+  if (kind === 'service' || host.scopeOomPolicy) props.push(['OOMPolicy', 'continue']);
   return props;
 }
 
@@ -240,7 +250,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', SSC_SLICE],
     ['SyslogIdentifier', program],
-    ...limitProps(profile, host),
+    ...limitProps(profile, host, 'service'),
   ];
   if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
   if (profile.privateTmp) props.push(['PrivateTmp', true]);
@@ -305,7 +315,7 @@ export function planScope({ request, caller, host, pid, pidfd, sessionScope = nu
     pidfd !== undefined && host.systemd >= PIDFDS_SINCE ? ['PIDFDs', [pidfd]] : ['PIDs', [pid]],
     ['CollectMode', 'inactive-or-failed'],
     ['Slice', slice],
-    ...limitProps(profile, host),
+    ...limitProps(profile, host, 'scope'),
   ];
   if (sessionScope !== null) {
     props.push(['BindsTo', [sessionScope]]);
@@ -347,7 +357,7 @@ export function planUserService({ request, umask, host }: UserPlanInput): UnitPr
     ['Slice', USER_SLICE],
     ['SyslogIdentifier', program],
     ['Environment', environment],
-    ...limitProps(profile, host),
+    ...limitProps(profile, host, 'service'),
   ];
   if (profile.noNewPrivileges) props.push(['NoNewPrivileges', true]);
   if (profile.privateTmp) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fuzzRuns } from '../fuzz-runs.js';
-import { managerMajor } from '../systemd/version.js';
+import { managerMajor, parseManagerVersion } from '../systemd/version.js';
 import {
   checkEnvironmentLine,
   checkArgument,
@@ -339,5 +339,17 @@ describe("the manager's version", () => {
     expect(managerMajor('v255')).toBe(255);
     expect(managerMajor('256~rc1')).toBe(256);
     for (const bad of ['', 'systemd', '0', 'x252', '25x']) expect(managerMajor(bad)).toBeNull();
+  });
+  it("says whether scopes take OOMPolicy=: from 253, and in the 252 stable series from 252.5 (Debian 12's 252.38)", () => {
+    const scope = (v: string) => parseManagerVersion(v)?.scopeOomPolicy;
+    expect(scope('252.38-1~deb12u1')).toBe(true);
+    expect(scope('252.5')).toBe(true);
+    expect(scope('252.4')).toBe(false);
+    expect(scope('252')).toBe(false);
+    expect(scope('251.19')).toBe(false);
+    expect(scope('253')).toBe(true);
+    expect(scope('256~rc1')).toBe(true);
+    expect(scope('v257')).toBe(true);
+    expect(parseManagerVersion('systemd')).toBeNull();
   });
 });

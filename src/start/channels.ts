@@ -5,14 +5,12 @@
  * manager (rootless mode) the front end runs the start path itself, as the
  * caller.
  */
-import { availableParallelism } from 'node:os';
 import { BROKER_FD } from '../handoff.js';
-import { execHelperPath } from '../installed.js';
 import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
 import { validateRequest, type LaunchRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { managerVersion } from '../systemd/client.js';
-import { planFor, refusalOf, startAndReport, withTimeout } from './start.js';
+import { hostFacts, planFor, refusalOf, startAndReport, withTimeout } from './start.js';
 
 export interface StartChannel {
   /** Ask for the start (once the unit is watched) and get the answer. */
@@ -91,7 +89,7 @@ export async function userManagerChannel(address: string, umask: number, request
         props = planFor(checked, {
           manager: 'user',
           caller: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask },
-          host: { cores: availableParallelism(), systemd: await managerVersion(bus), execHelper: execHelperPath() },
+          host: hostFacts(await managerVersion(bus)),
           // Terminal mode: a scope for this very process, which then becomes the program.
           pid: process.pid,
         });

@@ -5,6 +5,8 @@
  * manager (rootless mode). Both check the request with the same validateRequest
  * first: a user manager's unit files are re-read on its reloads too.
  */
+import { availableParallelism } from 'node:os';
+import { execHelperPath } from '../installed.js';
 import type { BrokerReply } from '../ipc.js';
 import { RequestError } from '../plan/errors.js';
 import {
@@ -22,6 +24,7 @@ import { unitObjectPath } from '../plan/unit-name.js';
 import type { Bus } from '../systemd/bus.js';
 import { readServiceState, startTransientUnit, unrefUnit } from '../systemd/client.js';
 import type { UnitProperty } from '../systemd/signatures.js';
+import type { ManagerVersion } from '../systemd/version.js';
 
 /**
  * How long the start job may take (Type=exec: until the program is exec'd). A
@@ -41,6 +44,11 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, message: string)
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What the plan knows of this machine and its manager. */
+export function hostFacts(version: ManagerVersion): HostFacts {
+  return { cores: availableParallelism(), systemd: version.major, scopeOomPolicy: version.scopeOomPolicy, execHelper: execHelperPath() };
 }
 
 export interface StartContext {

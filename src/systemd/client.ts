@@ -12,7 +12,7 @@ import {
   UNIT_PROPERTY_SIGNATURES,
   type UnitProperty,
 } from './signatures.js';
-import { managerMajor } from './version.js';
+import { parseManagerVersion, type ManagerVersion } from './version.js';
 
 /** Wrap each property in a Variant of the signature the table gives it. */
 export function toDBusProperties(props: readonly UnitProperty[]): [string, Variant][] {
@@ -182,11 +182,11 @@ export function stateFrom(p: Record<string, unknown>, prev?: UnitState): UnitSta
   };
 }
 
-/** The manager's major version (its `Version` property); throws when it cannot be read. */
-export async function managerVersion(bus: Bus): Promise<number> {
+/** The manager's version (its `Version` property), as the plan needs it; throws when it cannot be read. */
+export async function managerVersion(bus: Bus): Promise<ManagerVersion> {
   const [value] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'Get', [MANAGER_INTERFACE, 'Version'])) as [unknown];
   const text = String(v(value));
-  const major = managerMajor(text);
-  if (major === null) throw new Error(`systemd reports a version ssc cannot read: ${JSON.stringify(text)}`);
-  return major;
+  const version = parseManagerVersion(text);
+  if (version === null) throw new Error(`systemd reports a version ssc cannot read: ${JSON.stringify(text)}`);
+  return version;
 }

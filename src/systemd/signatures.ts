@@ -71,6 +71,7 @@ export const UNIT_PROPERTY_SIGNATURES = {
   CollectMode: 's',
   Slice: 's',
   SyslogIdentifier: 's',
+  OOMPolicy: 's',
   AddRef: 'b',
   NoNewPrivileges: 'b',
   PrivateTmp: 'b',
@@ -109,6 +110,7 @@ export interface UnitPropertyValues {
   CollectMode: string;
   Slice: string;
   SyslogIdentifier: string;
+  OOMPolicy: string;
   AddRef: boolean;
   NoNewPrivileges: boolean;
   PrivateTmp: boolean;

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed } from '../bed/index.js';
+import { bedCgroup, bedSkipReason, getBed } from '../bed/index.js';
+import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN } from '../bed/users.js';
 
 const skip = bedSkipReason();
+const HOME = '/home/sscalice';
+/** A program that asks for far more than the test's cap: the kernel's victim. */
+const HOG = 'python3 -c "b = bytearray(400 * 1024 * 1024)"';
 
 describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let bed: Bed;
+  const vmstatOomKills = async () => Number(/^oom_kill (\d+)$/m.exec((await bed.run(['cat', '/proc/vmstat'])).stdout)?.[1]);
   beforeAll(async () => {
     bed = getBed();
     // Cheap: cap all contained programs together at 64 MiB for this test only.
@@ -27,9 +32,66 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
     expect(r.stderr).toMatch(/^ssc: python3 was killed: out of memory[^\n]*\n$/);
   });
 
+  it('loses only the process the kernel killed: the rest of the app runs on, and ssc --wait says a process of it was killed', async () => {
+    const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', `${HOG}; echo "survived $?"`], { user: 'sscalice' });
+    expect(r).toMatchObject({ code: 0, stdout: 'survived 137\n', stderr: 'ssc: a process of sh was killed for memory (1 so far)\n' });
+    // The control: the same program in the same slice under systemd's default (OOMPolicy=stop) loses
+    // the whole unit on cgroup v2, where systemd hears of the kill. On v1 it never does, and keeps it.
+    const control = await bed.run([
+      'systemd-run', '--quiet', '--wait', '--pipe', '--slice=ssc.slice', '-p', 'OOMPolicy=stop', '-p', 'User=sscalice',
+      'sh', '-c', `${HOG}; echo "survived $?"`,
+    ]); // prettier-ignore
+    if (bedCgroup() === 'v2') {
+      expect(control.stdout).toBe('');
+      expect(control.code).not.toBe(0);
+    } else expect(control.stdout).toBe('survived 137\n');
+  });
+
   it('a program killed by SIGKILL for another reason is not called out of memory', async () => {
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'sh', '-c', 'kill -KILL $$'], { user: 'sscalice' });
     expect(r.code).toBe(137);
     expect(r.stderr).toBe('');
   });
+
+  it("a program killed by SIGKILL while another app is killed for memory is not called out of memory: its unit's own count says", async () => {
+    const go = `${HOME}/oom-go`;
+    await bed.run(['rm', '-f', go]);
+    const waiting = bed.run(
+      [SSC_BIN, '--isolation=relaxed', '--no-tty', '--wait', 'sh', '-c', `echo up; while [ ! -e ${go} ]; do sleep 0.05; done; kill -KILL $$`],
+      { user: 'sscalice' },
+    );
+    try {
+      const before = await vmstatOomKills();
+      const hog = await bed.run([SSC_BIN, '--no-tty', '--wait', 'python3', '-c', 'b = bytearray(400 << 20)'], { user: 'sscalice' });
+      expect(hog.code).toBe(137);
+      expect(hog.stderr).toMatch(/^ssc: python3 was killed: out of memory/);
+      // The control: the kernel's counter rose meanwhile, which is all ssc went by before (and still
+      // does, polled on v1, for the last poll interval before a unit ends: so the kill waits that long).
+      expect(await vmstatOomKills()).toBeGreaterThan(before);
+      await new Promise((r) => setTimeout(r, 600));
+    } finally {
+      await bed.run(['touch', go], { user: 'sscalice' });
+    }
+    const r = await waiting;
+    await bed.run(['rm', '-f', go]);
+    expect(r).toMatchObject({ code: 137, stdout: 'up\n', stderr: '' });
+  });
+
+  it('a terminal tab loses only the command the kernel killed: the shell goes on in its scope', async () => {
+    const tmux = new Tmux(bed, 'sscalice');
+    try {
+      await tmux.start('o', `${SSC_BIN} -isolation=relaxed /bin/bash -i`, { width: 120, height: 30 });
+      await tmux.waitFor('o', /[$] *$/m);
+      await tmux.line('o', `${HOG}; echo "STATUS:$?"`);
+      await tmux.waitFor('o', /^STATUS:137$/m, 60_000);
+      await tmux.line('o', 'echo "CG:$(grep -o "app-ssc-bash-[0-9a-f]*\\.scope" /proc/self/cgroup | tail -1)"');
+      const scope = /^CG:(app-ssc-bash-[0-9a-f]{16}\.scope)/m.exec(await tmux.waitFor('o', /^CG:app-ssc.*$/m))?.[1] as string;
+      expect(scope).toBeDefined();
+      const state = await bed.run(['systemctl', 'show', '-p', 'ActiveState', '-p', 'OOMPolicy', scope]);
+      expect(state.stdout).toMatch(/^ActiveState=active$/m);
+      expect(state.stdout).toMatch(/^OOMPolicy=continue$/m);
+    } finally {
+      await tmux.killServer();
+    }
+  }, 90_000);
 });

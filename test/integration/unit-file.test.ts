@@ -389,7 +389,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
             expect(
               [
               'Description', 'Type', 'ExecStart', 'ExecStartEx', 'User', 'Group', 'UMask', 'WorkingDirectory', 'CollectMode',
-              'Slice', 'SyslogIdentifier', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'NoNewPrivileges', 'PrivateTmp',
+              'Slice', 'SyslogIdentifier', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'OOMPolicy', 'NoNewPrivileges', 'PrivateTmp',
               'PrivateUsers', 'Environment', 'EnvironmentFile', 'StandardInput', 'StandardOutput', 'StandardError',
             ], // prettier-ignore
               `case ${i}: ${JSON.stringify(runs[i]?.c)}`,
