@@ -51,7 +51,7 @@
       # Terminal mode's supervisor: not setuid; run by the front end as the caller.
       "target_name": "ssc-tab",
       "type": "executable",
-      "sources": ["native/common/die.c", "native/tab/tab.c"],
+      "sources": ["native/common/die.c", "native/tab/tab.c", "native/tab/oom.c"],
       "cflags!": ["-O3"],
       "ldflags!": ["-rdynamic"],
       "cflags": ["<@(hardening_cflags)", "-fPIE", "-std=gnu11"],

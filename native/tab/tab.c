@@ -20,10 +20,12 @@
  * travels to it as data in a memfd on fd 3, since a setuid exec strips parts of a real one.
  *
  * It kills only inside a cgroup whose name is an ssc scope (app-ssc-*.scope), so run by
- * hand outside one it never touches anything else.
+ * hand outside one it never touches anything else. Meanwhile it says on the terminal when the
+ * kernel kills a process of the scope for memory (oom.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include <unistd.h>
 
 #include "../common/die.h"
+#include "oom.h"
 
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND 127
@@ -132,6 +135,11 @@ static void on_forwarded(int sig) {
   pending_signal = sig;
 }
 
+/* Only interrupts the wait below: the loop reaps. */
+static void on_child(int sig) {
+  (void)sig;
+}
+
 /* The supervisor ignores the terminal's signals and catches hangup and termination, to pass
  * them on; the child puts every one back to default before exec (an ignored signal stays
  * ignored across exec). */
@@ -149,6 +157,21 @@ static void set_signals(bool child) {
     if (sigaction(forwarded_signals[i], &sa, NULL) != 0)
       die_with_error("sigaction");
   }
+  sa.sa_handler = child ? SIG_DFL : on_child;
+  if (sigaction(SIGCHLD, &sa, NULL) != 0)
+    die_with_error("sigaction");
+}
+
+/* The supervisor's signals are blocked but while it waits in ppoll, so that none is lost
+ * between a check and the wait; the child gets the mask it had. */
+static void block_signals(sigset_t *old) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+    sigaddset(&set, forwarded_signals[i]);
+  if (sigprocmask(SIG_BLOCK, &set, old) != 0)
+    die_with_error("sigprocmask");
 }
 
 /* ---- strict: the private /tmp comes from the launcher ---- */
@@ -205,12 +228,19 @@ int main(int argc, char **argv) {
   struct termios modes;
   bool have_modes = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &modes) == 0;
 
+  struct oom_watch oom;
+  char scope[4096];
+  oom_watch_init(&oom, find_scope_dir(scope, sizeof scope) ? argv[2] : NULL);
+  sigset_t unblocked;
+  block_signals(&unblocked);
   set_signals(false);
   pid_t child = fork();
   if (child < 0)
     die_with_error("fork");
   if (child == 0) {
     set_signals(true);
+    if (sigprocmask(SIG_SETMASK, &unblocked, NULL) != 0)
+      die_with_error("sigprocmask");
     if (launcher != NULL)
       exec_with_private_tmp(launcher, argv + 1);
     execv(argv[1], argv + 2);
@@ -224,12 +254,20 @@ int main(int argc, char **argv) {
       (void)kill(child, pending_signal);
       pending_signal = 0;
     }
-    pid_t r = waitpid(child, &status, 0);
+    pid_t r = waitpid(child, &status, WNOHANG);
     if (r == child)
       break;
     if (r < 0 && errno != EINTR)
       die_with_error("waitpid");
+    oom_watch_check(&oom, child);
+    struct pollfd fd = {.fd = oom.inotify_fd, .events = POLLIN};
+    int timeout = oom_watch_timeout_ms(&oom);
+    struct timespec ts = {timeout / 1000, (timeout % 1000) * 1000000L};
+    if (ppoll(&fd, oom.inotify_fd >= 0 ? 1 : 0, timeout < 0 ? NULL : &ts, &unblocked) < 0 &&
+        errno != EINTR)
+      die_with_error("ppoll");
   }
+  oom_watch_finish(&oom, child, status);
   end_scope();
   if (have_modes)
     (void)tcsetattr(STDIN_FILENO, TCSANOW, &modes);

@@ -8,7 +8,7 @@ import { isDying, killedForMemory, oomKillFile, parseOomKills, watchOomKills } f
 const sigkill = { result: 'signal', execMainCode: 2, execMainStatus: 9 };
 
 describe('out-of-memory detection', () => {
-  it("reads the oom_kill counter of /proc/vmstat, memory.events (v2) and memory.oom_control (v1)", () => {
+  it('reads the oom_kill counter of /proc/vmstat, memory.events (v2) and memory.oom_control (v1)', () => {
     expect(parseOomKills('pgfault 1\noom_kill 42\nfoo 3\n')).toBe(42);
     expect(parseOomKills('low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\noom_group_kill 0\n')).toBe(1);
     expect(parseOomKills('oom_kill_disable 0\nunder_oom 0\noom_kill 5\n')).toBe(5);
@@ -75,7 +75,12 @@ describe("following a unit's OOM kills", () => {
   it('reports each kill of another process with the count so far, while the main process lives', async () => {
     const { file, set } = counter(0);
     const told: number[] = [];
-    const w = watchOomKills(file, () => process.pid, (n) => told.push(n), { pollMs: 10 });
+    const w = watchOomKills(
+      file,
+      () => process.pid,
+      (n) => told.push(n),
+      { pollMs: 10 },
+    );
     try {
       set(2);
       await until(() => told.length === 2);
@@ -92,7 +97,12 @@ describe("following a unit's OOM kills", () => {
     const { file, set } = counter(0);
     const gone = spawnSync('true').pid as number; // reaped: /proc has it no more
     const told: number[] = [];
-    const w = watchOomKills(file, () => gone, (n) => told.push(n), { pollMs: 10 });
+    const w = watchOomKills(
+      file,
+      () => gone,
+      (n) => told.push(n),
+      { pollMs: 10 },
+    );
     try {
       set(1);
       await until(() => w.seen.total === 1);
@@ -104,7 +114,12 @@ describe("following a unit's OOM kills", () => {
     }
   });
   it('is not readable where the cgroup has no counter, and refresh says when the cgroup is gone', () => {
-    const w = watchOomKills('/nonexistent/memory.oom_control', () => 0, () => undefined, { pollMs: 10 });
+    const w = watchOomKills(
+      '/nonexistent/memory.oom_control',
+      () => 0,
+      () => undefined,
+      { pollMs: 10 },
+    );
     expect(w.readable).toBe(false);
     expect(w.refresh()).toBe(false);
     w.close();

@@ -54,10 +54,12 @@ describe('planService', () => {
   it('passes arguments literally: with no-env-expand where systemd writes that back (254 on), else through ssc-exec (252)', () => {
     expect(propsOf(base).get('ExecStartEx')).toEqual([['/bin/echo', ['echo', '$HOME', '%h', '${X}'], ['no-env-expand']]]);
     const old = new Map(
-      planService({ request: base, caller, host: { cores: 4, systemd: 252, scopeOomPolicy: true, execHelper: HELPER }, environmentFile: null }) as [
-        string,
-        unknown,
-      ][],
+      planService({
+        request: base,
+        caller,
+        host: { cores: 4, systemd: 252, scopeOomPolicy: true, execHelper: HELPER },
+        environmentFile: null,
+      }) as [string, unknown][],
     );
     expect(old.has('ExecStartEx')).toBe(false);
     const b64 = (x: string) => Buffer.from(x).toString('base64url');
@@ -307,7 +309,16 @@ describe('planUserService', () => {
   it('has the same caps as the service for the system manager, in app.slice, and no User or Group', () => {
     const sys = propsOf({ ...base, profile: 'strict' });
     const p = user('strict');
-    for (const k of ['MemoryMaxScale', 'MemorySwapMaxScale', 'CPUQuotaPerSecUSec', 'OOMPolicy', 'NoNewPrivileges', 'PrivateTmp', 'Type', 'ExecStartEx'])
+    for (const k of [
+      'MemoryMaxScale',
+      'MemorySwapMaxScale',
+      'CPUQuotaPerSecUSec',
+      'OOMPolicy',
+      'NoNewPrivileges',
+      'PrivateTmp',
+      'Type',
+      'ExecStartEx',
+    ])
       expect(p.get(k)).toEqual(sys.get(k));
     expect(p.get('Slice')).toBe('app.slice');
     expect(p.has('User')).toBe(false);

@@ -57,7 +57,15 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
     const go = `${HOME}/oom-go`;
     await bed.run(['rm', '-f', go]);
     const waiting = bed.run(
-      [SSC_BIN, '--isolation=relaxed', '--no-tty', '--wait', 'sh', '-c', `echo up; while [ ! -e ${go} ]; do sleep 0.05; done; kill -KILL $$`],
+      [
+        SSC_BIN,
+        '--isolation=relaxed',
+        '--no-tty',
+        '--wait',
+        'sh',
+        '-c',
+        `echo up; while [ ! -e ${go} ]; do sleep 0.05; done; kill -KILL $$`,
+      ],
       { user: 'sscalice' },
     );
     try {
@@ -77,19 +85,38 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
     expect(r).toMatchObject({ code: 137, stdout: 'up\n', stderr: '' });
   });
 
-  it('a terminal tab loses only the command the kernel killed: the shell goes on in its scope', async () => {
+  it('a terminal tab loses only the command the kernel killed: the shell goes on in its scope, and the tab says so', async () => {
     const tmux = new Tmux(bed, 'sscalice');
     try {
       await tmux.start('o', `${SSC_BIN} -isolation=relaxed /bin/bash -i`, { width: 120, height: 30 });
       await tmux.waitFor('o', /[$] *$/m);
       await tmux.line('o', `${HOG}; echo "STATUS:$?"`);
-      await tmux.waitFor('o', /^STATUS:137$/m, 60_000);
+      const screen = await tmux.waitFor('o', /^STATUS:137$/m, 60_000);
+      expect(screen).toMatch(/^ssc: a process of \/bin\/bash was killed for memory \(1 so far\)$/m);
       await tmux.line('o', 'echo "CG:$(grep -o "app-ssc-bash-[0-9a-f]*\\.scope" /proc/self/cgroup | tail -1)"');
       const scope = /^CG:(app-ssc-bash-[0-9a-f]{16}\.scope)/m.exec(await tmux.waitFor('o', /^CG:app-ssc.*$/m))?.[1] as string;
       expect(scope).toBeDefined();
       const state = await bed.run(['systemctl', 'show', '-p', 'ActiveState', '-p', 'OOMPolicy', scope]);
       expect(state.stdout).toMatch(/^ActiveState=active$/m);
       expect(state.stdout).toMatch(/^OOMPolicy=continue$/m);
+    } finally {
+      await tmux.killServer();
+    }
+  }, 90_000);
+
+  it("a tab's program killed for memory is named on the terminal; one killed by SIGKILL for another reason is not", async () => {
+    const tmux = new Tmux(bed, 'sscalice');
+    try {
+      await tmux.start('p', `sh -c '${SSC_BIN} -isolation=relaxed ${HOG}; echo "STATUS:$?"; sleep 300'`, { width: 120, height: 30 });
+      const screen = await tmux.waitFor('p', /^STATUS:\d+$/m, 60_000);
+      expect(screen).toMatch(/^ssc: python3 was killed: out of memory\nSTATUS:137$/m);
+      // The control: the same death without the kernel's OOM killer says nothing.
+      await tmux.start('q', `sh -c '${SSC_BIN} -isolation=relaxed sh -c "kill -KILL \\$\\$"; echo "STATUS:$?"; sleep 300'`, {
+        width: 120,
+        height: 30,
+      });
+      const plain = await tmux.waitFor('q', /^STATUS:\d+$/m, 60_000);
+      expect(plain.trim()).toBe('STATUS:137');
     } finally {
       await tmux.killServer();
     }

@@ -1,0 +1,154 @@
+/*
+ * The scope's OOM kills (see oom.h). Units run with OOMPolicy=continue where the manager takes
+ * it, so a kill takes one process, and systemd says nothing of it on the tab: ssc-tab does.
+ */
+#define _GNU_SOURCE
+#include "oom.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* v1 has no change events for memory.oom_control: read it this often. */
+#define OOM_POLL_MS 250
+
+/* The cgroup path of this process in the hierarchy whose /proc/self/cgroup line starts with
+ * prefix ("0::" for v2, or a v1 line "N:memory:"). */
+static bool cgroup_path(const char *controller, char *path, size_t size) {
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  if (f == NULL)
+    return false;
+  char line[4096];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    char *first = strchr(line, ':');
+    char *second = first == NULL ? NULL : strchr(first + 1, ':');
+    if (second == NULL)
+      continue;
+    *second = '\0';
+    bool match = controller == NULL ? first[1] == '\0' : strcmp(first + 1, controller) == 0;
+    if (match && (size_t)snprintf(path, size, "%s", second + 1) < size)
+      found = true;
+  }
+  fclose(f);
+  return found;
+}
+
+static long read_count(const char *file) {
+  FILE *f = fopen(file, "re");
+  if (f == NULL)
+    return -1;
+  char line[256];
+  long n = -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "oom_kill %ld", &n) == 1)
+      break;
+  fclose(f);
+  return n;
+}
+
+void oom_watch_init(struct oom_watch *w, const char *name) {
+  memset(w, 0, sizeof *w);
+  w->inotify_fd = -1;
+  w->name = name;
+  if (name == NULL)
+    return;
+  char path[4096];
+  /* cgroup v2: the scope's memory.events, whose every change the kernel signals. */
+  if (cgroup_path(NULL, path, sizeof path) &&
+      (size_t)snprintf(w->file, sizeof w->file, "/sys/fs/cgroup%s/memory.events", path) <
+          sizeof w->file &&
+      read_count(w->file) >= 0) {
+    w->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (w->inotify_fd >= 0 && inotify_add_watch(w->inotify_fd, w->file, IN_MODIFY) < 0) {
+      close(w->inotify_fd);
+      w->inotify_fd = -1;
+    }
+  } else if (cgroup_path("memory", path, sizeof path) &&
+             (size_t)snprintf(w->file, sizeof w->file, "/sys/fs/cgroup/memory%s/memory.oom_control",
+                              path) < sizeof w->file &&
+             read_count(w->file) >= 0) {
+    /* cgroup v1: polled. */
+  } else {
+    w->file[0] = '\0';
+  }
+  if (w->file[0] != '\0')
+    w->seen = read_count(w->file);
+}
+
+int oom_watch_timeout_ms(const struct oom_watch *w) {
+  return w->file[0] == '\0' || w->inotify_fd >= 0 ? -1 : OOM_POLL_MS;
+}
+
+/* Gone, a zombie, or with SIGKILL pending: the program is ending by the kill just counted. */
+static bool is_dying(pid_t pid) {
+  char file[64], line[4096];
+  snprintf(file, sizeof file, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(file, "re");
+  if (f == NULL)
+    return true;
+  char *got = fgets(line, sizeof line, f);
+  fclose(f);
+  char *paren = got == NULL ? NULL : strrchr(line, ')');
+  if (paren == NULL || paren[1] == '\0')
+    return true;
+  if (paren[2] == 'Z' || paren[2] == 'X' || paren[2] == 'x')
+    return true;
+  snprintf(file, sizeof file, "/proc/%d/status", (int)pid);
+  f = fopen(file, "re");
+  if (f == NULL)
+    return true;
+  bool pending = false;
+  uint64_t mask;
+  while (!pending && fgets(line, sizeof line, f) != NULL)
+    if ((sscanf(line, "SigPnd: %" SCNx64, &mask) == 1 ||
+         sscanf(line, "ShdPnd: %" SCNx64, &mask) == 1) &&
+        (mask & (UINT64_C(1) << (SIGKILL - 1))) != 0)
+      pending = true;
+  fclose(f);
+  return pending;
+}
+
+static void drain(int fd) {
+  char buf[4096];
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+}
+
+void oom_watch_check(struct oom_watch *w, pid_t program) {
+  if (w->file[0] == '\0')
+    return;
+  if (w->inotify_fd >= 0)
+    drain(w->inotify_fd);
+  long n = read_count(w->file);
+  for (; n >= 0 && w->seen < n; w->seen++) {
+    if (!w->main_killed && is_dying(program)) {
+      w->main_killed = true;
+      continue;
+    }
+    w->others++;
+    fprintf(stderr, "ssc: a process of %s was killed for memory (%ld so far)\n", w->name,
+            w->others);
+  }
+}
+
+void oom_watch_finish(struct oom_watch *w, pid_t program, int status) {
+  bool sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  if (w->file[0] == '\0')
+    return;
+  /* The program is reaped: a kill not read yet was its own only if it died by SIGKILL. */
+  long n = read_count(w->file);
+  if (sigkill && !w->main_killed && n > w->seen) {
+    w->main_killed = true;
+    w->seen++;
+  }
+  oom_watch_check(w, program);
+  if (sigkill && w->main_killed)
+    fprintf(stderr, "ssc: %s was killed: out of memory\n", w->name);
+}
