@@ -19,7 +19,7 @@ import { encodeEnvironmentFile } from '../plan/environment.js';
 import { REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import type { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
-import { managerVersion } from '../systemd/client.js';
+import { activeUserManager, managerVersion } from '../systemd/client.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { randomHex } from '../random.js';
@@ -185,6 +185,11 @@ export async function serveLauncher(
   // What the manager writes into the unit's file, and reads back, depends on its version.
   const versionPromise = busPromise.then((b) => withTimeout(managerVersion(b), LOGIND_TIMEOUT_MS, 'systemd did not say its version'));
   versionPromise.catch(() => undefined);
+  // Outside a session, the unit ends with the caller's user manager, if it runs.
+  const userManagerPromise = busPromise.then((b) =>
+    withTimeout(activeUserManager(b, header.ruid), LOGIND_TIMEOUT_MS, 'systemd did not say whether your user manager runs'),
+  );
+  userManagerPromise.catch(() => undefined);
   let bus: Bus;
   let envFile: string | null = null;
   try {
@@ -228,6 +233,7 @@ export async function serveLauncher(
       pid: header.pid,
       pidfd: launcher.pidfd,
       sessionScope: sessionScope(await sessionPromise, header.ruid),
+      userManager: await userManagerPromise,
       environmentFile: request.kind === 'service' ? `${ENV_DIR}/env-${randomHex(16)}` : null,
       stdio: launcher.stdio,
     };

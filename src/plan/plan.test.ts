@@ -136,6 +136,36 @@ describe('planService', () => {
       expect(p.has('After')).toBe(false);
     }
   });
+  it("outside a session, ends with the caller's running user manager: its stop passed on, never its start", () => {
+    const plan = (sessionScope: string | null, userManager: string | null) =>
+      new Map(planService({ request: base, caller, host, environmentFile: null, sessionScope, userManager }) as [string, unknown][]);
+    const outside = plan(null, 'user@1000.service');
+    expect(outside.get('StopPropagatedFrom')).toEqual(['user@1000.service']);
+    expect(outside.get('After')).toEqual(['user@1000.service']);
+    expect(outside.has('BindsTo')).toBe(false);
+    // In a session, the session alone; with no manager running, nothing.
+    const inSession = plan('session-c1.scope', 'user@1000.service');
+    expect([inSession.get('BindsTo'), inSession.get('After'), inSession.has('StopPropagatedFrom')]).toEqual([
+      ['session-c1.scope'],
+      ['session-c1.scope'],
+      false,
+    ]);
+    const none = plan(null, null);
+    expect([none.has('StopPropagatedFrom'), none.has('After'), none.has('BindsTo')]).toEqual([false, false, false]);
+    // The same for a terminal's scope.
+    const scope = new Map(
+      planScope({ request: scopeBase, caller, host, pid: 4242, userManager: 'user@1000.service' }) as [string, unknown][],
+    );
+    expect([scope.get('StopPropagatedFrom'), scope.get('After'), scope.has('BindsTo')]).toEqual([
+      ['user@1000.service'],
+      ['user@1000.service'],
+      false,
+    ]);
+  });
+  it("refuses a user manager that is not the caller's", () => {
+    for (const bad of ['user@1001.service', 'user@0.service', 'user-1000.slice', 'user@1000.service ', 'x.service'])
+      expect(() => planService({ request: base, caller, host, environmentFile: null, userManager: bad })).toThrow(/user manager/);
+  });
   it('refuses a session scope that is not one logind makes', () => {
     for (const bad of [
       'user@1000.service',

@@ -184,6 +184,11 @@ export interface PlanInput {
    * caller runs in one: the unit then ends with the session, as at logout.
    */
   sessionScope?: string | null;
+  /**
+   * The caller's user manager (`user@UID.service`) when it was active at the
+   * start: a unit outside every session ends when it stops.
+   */
+  userManager?: string | null;
   /** For --wait: the descriptors of the caller's stdin, stdout and stderr in the process that calls systemd. */
   stdio?: readonly [number, number, number];
 }
@@ -201,6 +206,31 @@ export function sessionScope(session: { id: string; uid: number } | null, caller
   if (session === null || session.uid !== callerUid) return null;
   if (!SESSION_ID.test(session.id)) throw new Error(`logind gave a session ID ssc does not expect: ${JSON.stringify(session.id)}`);
   return `session-${session.id}.scope`;
+}
+
+/**
+ * What the unit ends with. In the caller's session: the session, as at logout
+ * (stopped when it ends, and ordered after it so that it is stopped before the
+ * session's processes are). Outside every session (a terminal the user manager
+ * started, an app it launched): the caller's user manager, which stops when the
+ * caller's last session ends (or by `loginctl terminate-user`). Its stop is
+ * passed on, never its start (no BindsTo=): a manager that is not running is
+ * not started for the unit, nor the unit again with the manager.
+ */
+function endWithProps(callerUid: number, sessionScope: string | null, userManager: string | null): UnitProperty[] {
+  if (sessionScope !== null) {
+    if (!SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
+    return [
+      ['BindsTo', [sessionScope]],
+      ['After', [sessionScope]],
+    ];
+  }
+  if (userManager === null) return [];
+  if (userManager !== `user@${callerUid}.service`) throw new Error(`not the caller's user manager: ${JSON.stringify(userManager)}`);
+  return [
+    ['StopPropagatedFrom', [userManager]],
+    ['After', [userManager]],
+  ];
 }
 
 /**
@@ -233,11 +263,19 @@ function stdioProps(request: LaunchRequest, [stdin, stdout, stderr]: readonly [n
 }
 
 /** The exact properties of the transient service. Nothing else reaches systemd. */
-export function planService({ request, caller, host, environmentFile, sessionScope = null, stdio }: PlanInput): UnitProperty[] {
+export function planService({
+  request,
+  caller,
+  host,
+  environmentFile,
+  sessionScope = null,
+  userManager = null,
+  stdio,
+}: PlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (!Number.isInteger(caller.uid) || caller.uid < 0 || !Number.isInteger(caller.gid) || caller.gid < 0)
     throw new RequestError('invalid caller ids');
-  if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
+  const endWith = endWithProps(caller.uid, sessionScope, userManager);
   const program = programLabel(request.execPath);
   const props: UnitProperty[] = [
     ['Description', `${program} (ssc ${profile.name})`],
@@ -265,12 +303,7 @@ export function planService({ request, caller, host, environmentFile, sessionSco
     // ignore-missing: a unit that is restarted by hand finds no file and runs.
     props.push(['EnvironmentFiles', [[environmentFile, true]]]);
   }
-  if (sessionScope !== null) {
-    // Stopped when the session ends (logout, terminate-session), and ordered
-    // after it so that it is stopped before the session's processes are.
-    props.push(['BindsTo', [sessionScope]]);
-    props.push(['After', [sessionScope]]);
-  }
+  props.push(...endWith);
   props.push(...stdioProps(request, stdio));
   // Keep the unit (and its result) until the broker has read it, even if it fails at once.
   props.push(['AddRef', true]);
@@ -290,6 +323,7 @@ export interface ScopePlanInput {
    */
   pidfd?: number;
   sessionScope?: string | null;
+  userManager?: string | null;
   /** ssc.slice in the system manager; app.slice in a user manager. */
   slice?: string;
 }
@@ -304,12 +338,21 @@ export interface ScopePlanInput {
 /** The first systemd whose scopes take PIDFDs (NEWS of 255). */
 export const PIDFDS_SINCE = 255;
 
-export function planScope({ request, caller, host, pid, pidfd, sessionScope = null, slice = SSC_SLICE }: ScopePlanInput): UnitProperty[] {
+export function planScope({
+  request,
+  caller,
+  host,
+  pid,
+  pidfd,
+  sessionScope = null,
+  userManager = null,
+  slice = SSC_SLICE,
+}: ScopePlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (request.kind !== 'scope') throw new RequestError('not a scope request');
   if (!Number.isInteger(pid) || pid <= 1) throw new RequestError('invalid process for a scope');
   if (!Number.isInteger(caller.uid) || caller.uid < 0) throw new RequestError('invalid caller ids');
-  if (sessionScope !== null && !SESSION_SCOPE.test(sessionScope)) throw new Error(`not a session scope: ${JSON.stringify(sessionScope)}`);
+  const endWith = endWithProps(caller.uid, sessionScope, userManager);
   const props: UnitProperty[] = [
     ['Description', `${programLabel(request.execPath)} (ssc ${profile.name}, terminal)`],
     pidfd !== undefined && host.systemd >= PIDFDS_SINCE ? ['PIDFDs', [pidfd]] : ['PIDs', [pid]],
@@ -317,10 +360,7 @@ export function planScope({ request, caller, host, pid, pidfd, sessionScope = nu
     ['Slice', slice],
     ...limitProps(profile, host, 'scope'),
   ];
-  if (sessionScope !== null) {
-    props.push(['BindsTo', [sessionScope]]);
-    props.push(['After', [sessionScope]]);
-  }
+  props.push(...endWith);
   props.push(['AddRef', true]);
   return props;
 }

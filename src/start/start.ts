@@ -61,6 +61,8 @@ export interface StartContext {
   pidfd?: number;
   /** The caller's logind session scope, to end with (system manager). */
   sessionScope?: string | null;
+  /** The caller's user manager when active, to end with outside a session (system manager). */
+  userManager?: string | null;
   /** The root-only environment file (system manager; a user service carries Environment=). */
   environmentFile?: string | null;
   /** The caller's stdin, stdout and stderr in this process (--wait). */
@@ -77,6 +79,7 @@ export function planFor(request: LaunchRequest, ctx: StartContext): UnitProperty
       pid: ctx.pid,
       pidfd: ctx.pidfd,
       sessionScope: ctx.sessionScope ?? null,
+      userManager: ctx.userManager ?? null,
       slice: ctx.manager === 'user' ? USER_SLICE : SSC_SLICE,
     });
   if (ctx.manager === 'user') return planUserService({ request, umask: ctx.caller.umask, host: ctx.host });
@@ -86,6 +89,7 @@ export function planFor(request: LaunchRequest, ctx: StartContext): UnitProperty
     host: ctx.host,
     environmentFile: ctx.environmentFile ?? null,
     sessionScope: ctx.sessionScope ?? null,
+    userManager: ctx.userManager ?? null,
     stdio: ctx.stdio,
   });
 }

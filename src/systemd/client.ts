@@ -2,7 +2,7 @@
  * Typed calls to systemd's manager over a Bus.
  */
 import { Variant } from 'dbus-next/lib/variant.js';
-import type { Bus, Signal } from './bus.js';
+import { BusError, type Bus, type Signal } from './bus.js';
 import {
   MANAGER_INTERFACE,
   SERVICE_INTERFACE,
@@ -189,4 +189,24 @@ export async function managerVersion(bus: Bus): Promise<ManagerVersion> {
   const version = parseManagerVersion(text);
   if (version === null) throw new Error(`systemd reports a version ssc cannot read: ${JSON.stringify(text)}`);
   return version;
+}
+
+/**
+ * The caller's user manager (`user@UID.service`) when it is active, else null.
+ * A unit started outside a logind session ends when it stops (plan.ts).
+ */
+export async function activeUserManager(bus: Bus, uid: number): Promise<string | null> {
+  if (!Number.isInteger(uid) || uid < 0) throw new RangeError(`not a uid: ${uid}`);
+  const name = `user@${uid}.service`;
+  let path: unknown;
+  try {
+    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'GetUnit', [name]);
+  } catch (e) {
+    if (e instanceof BusError && e.type === 'org.freedesktop.systemd1.NoSuchUnit') return null;
+    throw e;
+  }
+  if (typeof path !== 'string')
+    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered GetUnit with ${JSON.stringify(path)}`);
+  const [state] = (await bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'ActiveState'])) as [unknown];
+  return v(state) === 'active' ? name : null;
 }

@@ -85,6 +85,7 @@ export const UNIT_PROPERTY_SIGNATURES = {
   StandardErrorFileDescriptor: 'h',
   BindsTo: 'as',
   After: 'as',
+  StopPropagatedFrom: 'as',
 } as const;
 
 export type UnitPropertyName = keyof typeof UNIT_PROPERTY_SIGNATURES;
@@ -124,6 +125,7 @@ export interface UnitPropertyValues {
   StandardErrorFileDescriptor: number;
   BindsTo: readonly string[];
   After: readonly string[];
+  StopPropagatedFrom: readonly string[];
 }
 
 export type UnitProperty = {

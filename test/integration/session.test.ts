@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedSkipReason, getBed, systemctlShow } from '../bed/index.js';
+import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const bob = TEST_USERS.sscbob;
+const alice = TEST_USERS.sscalice;
 
 /** Poll `probe` until it returns something other than undefined, or fail after `ms`. */
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -80,16 +82,89 @@ describe.skipIf(skip)(`a unit ends with the caller's logind session, as at logou
     expect(after.LoadState).toBe('not-found');
   });
 
-  it('leaves a unit started outside any session unbound', async () => {
+  const userManager = `user@${alice.uid}.service`;
+  const stopUserManager = async () => {
+    await bed.run(['systemctl', 'stop', userManager, `user-runtime-dir@${alice.uid}.service`]);
+    expect((await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState).toBe('inactive');
+  };
+  const startSleep = async () => {
     const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], { user: 'sscalice' });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const unit = /app-ssc-sleep@[0-9a-f]{16}\.service/.exec(r.stderr)?.[0] as string;
     cleanup.push(['systemctl', 'stop', unit]);
-    const props = await systemctlShow(bed, unit, ['BindsTo', 'After', 'ActiveState']);
+    return unit;
+  };
+  const gone = (unit: string) =>
+    until(`${unit} to stop`, 15_000, async () => {
+      const p = await systemctlShow(bed, unit, ['ActiveState']);
+      return p.ActiveState === 'inactive' || p.ActiveState === 'failed' ? p : undefined;
+    });
+
+  it('leaves a unit started outside any session, with no user manager running, unbound, and starts no user manager', async () => {
+    await stopUserManager();
+    const unit = await startSleep();
+    const props = await systemctlShow(bed, unit, ['BindsTo', 'After', 'StopPropagatedFrom', 'ActiveState']);
     expect(props.ActiveState).toBe('active');
     expect(props.BindsTo).toBe('');
-    expect(props.After).not.toMatch(/session-/);
+    expect(props.StopPropagatedFrom).toBe('');
+    expect(props.After).not.toMatch(/session-|user@/);
+    expect((await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState).toBe('inactive');
   });
+
+  it("outside every session, a service and a terminal's scope end when the caller's user manager stops, and only then", async () => {
+    await stopUserManager();
+    cleanup.push(['systemctl', 'stop', userManager, `user-runtime-dir@${alice.uid}.service`]);
+    expect((await bed.run(['systemctl', 'start', userManager])).code).toBe(0);
+    const service = await startSleep();
+    const tmux = new Tmux(bed, 'sscalice');
+    try {
+      await tmux.start('t', `${SSC_BIN} -isolation=relaxed /bin/bash -i`);
+      await tmux.waitFor('t', /[$] *$/m);
+      await tmux.line('t', 'echo "CG:$(grep -o "app-ssc-bash-[0-9a-f]*\\.scope" /proc/self/cgroup | tail -1)"');
+      const scope = /^CG:(app-ssc-bash-[0-9a-f]{16}\.scope)/m.exec(await tmux.waitFor('t', /^CG:app-ssc.*$/m))?.[1] as string;
+      expect(scope).toBeDefined();
+      for (const unit of [service, scope]) {
+        const props = await systemctlShow(bed, unit, ['BindsTo', 'After', 'StopPropagatedFrom', 'ActiveState']);
+        expect(props).toMatchObject({ ActiveState: 'active', BindsTo: '', StopPropagatedFrom: userManager });
+        expect(props.After?.split(' ')).toContain(userManager);
+      }
+      // The control: a unit of the same user in the same slice that does not name the manager outlives it.
+      const control = await bed.run([
+        'systemd-run',
+        '--quiet',
+        `--uid=${alice.uid}`,
+        '--slice=ssc.slice',
+        '--unit=ssc-test-unbound',
+        'sleep',
+        '300',
+      ]);
+      expect(control.code, control.stderr).toBe(0);
+      cleanup.push(['systemctl', 'stop', 'ssc-test-unbound.service']);
+      expect((await bed.run(['systemctl', 'stop', userManager])).code).toBe(0);
+      await gone(service);
+      await gone(scope);
+      expect((await systemctlShow(bed, 'ssc-test-unbound.service', ['ActiveState'])).ActiveState).toBe('active');
+      // And the manager was not started again for them.
+      expect((await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState).toBe('inactive');
+    } finally {
+      await tmux.killServer();
+      await bed.run(['systemctl', 'stop', 'ssc-test-unbound.service']);
+    }
+  }, 90_000);
+
+  it('`loginctl terminate-user` ends the units the user started outside their sessions', async () => {
+    const { session } = await inSession('sscalice', 'echo "session=$XDG_SESSION_ID"; "$1" --no-tty --verbose sleep 300 && exec sleep 300');
+    await until(`${userManager} to run`, 15_000, async () =>
+      (await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState === 'active' ? true : undefined,
+    );
+    const outside = await startSleep();
+    expect((await systemctlShow(bed, outside, ['StopPropagatedFrom'])).StopPropagatedFrom).toBe(userManager);
+    expect((await bed.run(['loginctl', 'terminate-user', 'sscalice'])).code).toBe(0);
+    await gone(outside);
+    await until(`session ${session} to end`, 10_000, async () =>
+      (await bed.run(['loginctl', 'show-session', session])).code !== 0 ? true : undefined,
+    );
+  }, 60_000);
 
   it("never binds to a session of another user: sscbob's ssc run inside root's session stays unbound and outlives it", async () => {
     // setpriv changes the ids, not the cgroup: bob's ssc runs in root's session scope.
