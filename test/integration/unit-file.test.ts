@@ -391,6 +391,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
               'Description', 'Type', 'ExecStart', 'ExecStartEx', 'User', 'Group', 'UMask', 'WorkingDirectory', 'CollectMode',
               'Slice', 'SyslogIdentifier', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'OOMPolicy', 'NoNewPrivileges', 'PrivateTmp',
               'PrivateUsers', 'Environment', 'EnvironmentFile', 'StandardInput', 'StandardOutput', 'StandardError',
+              'BindsTo', 'After', 'StopPropagatedFrom',
             ], // prettier-ignore
               `case ${i}: ${JSON.stringify(runs[i]?.c)}`,
             ).toContain(k);
