@@ -86,24 +86,13 @@ int oom_watch_timeout_ms(const struct oom_watch *w) {
   return w->file[0] == '\0' || w->inotify_fd >= 0 ? -1 : OOM_POLL_MS;
 }
 
-/* Gone, a zombie, or with SIGKILL pending: the program is ending by the kill just counted. */
-static bool is_dying(pid_t pid) {
-  char file[64], line[4096];
-  snprintf(file, sizeof file, "/proc/%d/stat", (int)pid);
+/* SIGKILL pending for a running process (the kernel sends it before it counts the kill). */
+static bool sigkill_pending(pid_t pid) {
+  char file[64], line[256];
+  snprintf(file, sizeof file, "/proc/%d/status", (int)pid);
   FILE *f = fopen(file, "re");
   if (f == NULL)
-    return true;
-  char *got = fgets(line, sizeof line, f);
-  fclose(f);
-  char *paren = got == NULL ? NULL : strrchr(line, ')');
-  if (paren == NULL || paren[1] == '\0')
-    return true;
-  if (paren[2] == 'Z' || paren[2] == 'X' || paren[2] == 'x')
-    return true;
-  snprintf(file, sizeof file, "/proc/%d/status", (int)pid);
-  f = fopen(file, "re");
-  if (f == NULL)
-    return true;
+    return false;
   bool pending = false;
   uint64_t mask;
   while (!pending && fgets(line, sizeof line, f) != NULL)
@@ -113,6 +102,21 @@ static bool is_dying(pid_t pid) {
       pending = true;
   fclose(f);
   return pending;
+}
+
+/* Was the program (this process's child, not reaped yet) killed by the kill just counted? Its
+ * end is looked at without reaping it (WNOWAIT); running, by a pending SIGKILL. */
+static bool program_killed(pid_t program) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(P_PID, (id_t)program, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == program)
+    return si.si_code == CLD_KILLED && si.si_status == SIGKILL;
+  return sigkill_pending(program);
+}
+
+static void say_other(struct oom_watch *w) {
+  w->others++;
+  fprintf(stderr, "ssc: a process of %s was killed for memory (%ld so far)\n", w->name, w->others);
 }
 
 static void drain(int fd) {
@@ -128,27 +132,25 @@ void oom_watch_check(struct oom_watch *w, pid_t program) {
     drain(w->inotify_fd);
   long n = read_count(w->file);
   for (; n >= 0 && w->seen < n; w->seen++) {
-    if (!w->main_killed && is_dying(program)) {
+    if (!w->main_killed && program_killed(program))
       w->main_killed = true;
-      continue;
-    }
-    w->others++;
-    fprintf(stderr, "ssc: a process of %s was killed for memory (%ld so far)\n", w->name,
-            w->others);
+    else
+      say_other(w);
   }
 }
 
-void oom_watch_finish(struct oom_watch *w, pid_t program, int status) {
-  bool sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+void oom_watch_finish(struct oom_watch *w, int status) {
   if (w->file[0] == '\0')
     return;
   /* The program is reaped: a kill not read yet was its own only if it died by SIGKILL. */
+  bool sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
   long n = read_count(w->file);
-  if (sigkill && !w->main_killed && n > w->seen) {
-    w->main_killed = true;
-    w->seen++;
+  for (; n >= 0 && w->seen < n; w->seen++) {
+    if (sigkill && !w->main_killed)
+      w->main_killed = true;
+    else
+      say_other(w);
   }
-  oom_watch_check(w, program);
   if (sigkill && w->main_killed)
     fprintf(stderr, "ssc: %s was killed: out of memory\n", w->name);
 }

@@ -23,11 +23,11 @@ struct oom_watch {
 void oom_watch_init(struct oom_watch *w, const char *name);
 /* The poll(2) timeout to use: -1 (wait for the inotify fd) or the polling interval. */
 int oom_watch_timeout_ms(const struct oom_watch *w);
-/* Reads the count; each new kill is the program's when it is dying (gone, a zombie, SIGKILL
- * pending), else another process's, said at once. */
+/* Reads the count; each new kill is the program's when it died of SIGKILL or has one pending
+ * (looked at without reaping it), else another process's, said at once. */
 void oom_watch_check(struct oom_watch *w, pid_t program);
 /* After the program ended: reads once more (the scope still holds this process, so its cgroup is
  * there) and says "NAME was killed: out of memory" when it died by SIGKILL for memory. */
-void oom_watch_finish(struct oom_watch *w, pid_t program, int status);
+void oom_watch_finish(struct oom_watch *w, int status);
 
 #endif

@@ -51,7 +51,9 @@ static const int ignored_signals[] = {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU
 /* Signals passed on to the program (hangup: the tab was closed). */
 static const int forwarded_signals[] = {SIGHUP, SIGTERM};
 
-static volatile sig_atomic_t pending_signal;
+/* Forwarded signals caught and not passed on yet, one bit each (SIGHUP and SIGTERM may both come).
+ */
+static volatile sig_atomic_t pending_signals;
 
 /* ---- the scope: this process's cgroup, if it is an ssc scope ---- */
 
@@ -132,7 +134,7 @@ static void end_scope(void) {
 /* ---- signals ---- */
 
 static void on_forwarded(int sig) {
-  pending_signal = sig;
+  pending_signals |= 1 << sig;
 }
 
 /* Only interrupts the wait below: the loop reaps. */
@@ -162,9 +164,9 @@ static void set_signals(bool child) {
     die_with_error("sigaction");
 }
 
-/* The supervisor's signals are blocked but while it waits in ppoll, so that none is lost
- * between a check and the wait; the child gets the mask it had. */
-static void block_signals(sigset_t *old) {
+/* The supervisor's signals are blocked but while it waits in ppoll (with *waiting as the mask),
+ * so that none is lost between a check and the wait; the child gets the mask ssc-tab had. */
+static void block_signals(sigset_t *old, sigset_t *waiting) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
@@ -172,6 +174,10 @@ static void block_signals(sigset_t *old) {
     sigaddset(&set, forwarded_signals[i]);
   if (sigprocmask(SIG_BLOCK, &set, old) != 0)
     die_with_error("sigprocmask");
+  *waiting = *old;
+  sigdelset(waiting, SIGCHLD);
+  for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+    sigdelset(waiting, forwarded_signals[i]);
 }
 
 /* ---- strict: the private /tmp comes from the launcher ---- */
@@ -231,8 +237,8 @@ int main(int argc, char **argv) {
   struct oom_watch oom;
   char scope[4096];
   oom_watch_init(&oom, find_scope_dir(scope, sizeof scope) ? argv[2] : NULL);
-  sigset_t unblocked;
-  block_signals(&unblocked);
+  sigset_t unblocked, waiting;
+  block_signals(&unblocked, &waiting);
   set_signals(false);
   pid_t child = fork();
   if (child < 0)
@@ -250,9 +256,12 @@ int main(int argc, char **argv) {
 
   int status = 0;
   for (;;) {
-    if (pending_signal != 0) {
-      (void)kill(child, pending_signal);
-      pending_signal = 0;
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++) {
+      int sig = forwarded_signals[i];
+      if ((pending_signals & (1 << sig)) != 0) {
+        pending_signals &= ~(1 << sig);
+        (void)kill(child, sig);
+      }
     }
     pid_t r = waitpid(child, &status, WNOHANG);
     if (r == child)
@@ -263,11 +272,11 @@ int main(int argc, char **argv) {
     struct pollfd fd = {.fd = oom.inotify_fd, .events = POLLIN};
     int timeout = oom_watch_timeout_ms(&oom);
     struct timespec ts = {timeout / 1000, (timeout % 1000) * 1000000L};
-    if (ppoll(&fd, oom.inotify_fd >= 0 ? 1 : 0, timeout < 0 ? NULL : &ts, &unblocked) < 0 &&
+    if (ppoll(&fd, oom.inotify_fd >= 0 ? 1 : 0, timeout < 0 ? NULL : &ts, &waiting) < 0 &&
         errno != EINTR)
       die_with_error("ppoll");
   }
-  oom_watch_finish(&oom, child, status);
+  oom_watch_finish(&oom, status);
   end_scope();
   if (have_modes)
     (void)tcsetattr(STDIN_FILENO, TCSANOW, &modes);

@@ -19,7 +19,7 @@ import { encodeEnvironmentFile } from '../plan/environment.js';
 import { REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
 import type { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
-import { activeUserManager, managerVersion } from '../systemd/client.js';
+import { managerVersion, userManagerOf } from '../systemd/client.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { randomHex } from '../random.js';
@@ -185,11 +185,11 @@ export async function serveLauncher(
   // What the manager writes into the unit's file, and reads back, depends on its version.
   const versionPromise = busPromise.then((b) => withTimeout(managerVersion(b), LOGIND_TIMEOUT_MS, 'systemd did not say its version'));
   versionPromise.catch(() => undefined);
-  // Outside a session, the unit ends with the caller's user manager, if it runs.
-  const userManagerPromise = busPromise.then((b) =>
-    withTimeout(activeUserManager(b, header.ruid), LOGIND_TIMEOUT_MS, 'systemd did not say whether your user manager runs'),
-  );
-  userManagerPromise.catch(() => undefined);
+  // Started from the caller's user manager outside a session: the unit ends with that manager.
+  // Nothing else depends on it: a manager systemd does not name in time is none.
+  const userManagerPromise = busPromise
+    .then((b) => withTimeout(userManagerOf(b, header.pid, header.ruid), LOGIND_TIMEOUT_MS, 'no answer'))
+    .catch(() => null);
   let bus: Bus;
   let envFile: string | null = null;
   try {

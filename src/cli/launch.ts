@@ -17,7 +17,7 @@ import { errnoName } from './os-errors.js';
 import { CLD_EXITED, diedOfSignal, EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
-import { killedForMemory, oomKillFile, readOomKills, watchOomKills, type OomWatch } from './oom.js';
+import { endedBySigkill, killedForMemory, oomKillFile, readOomKills, watchOomKills, type OomWatch } from './oom.js';
 import { checkProgram } from './program-checks.js';
 import { resolveProgram } from './resolve.js';
 import { carrySessionFiles } from './session-files.js';
@@ -261,7 +261,8 @@ async function startAndWatch(
       );
     const end = await watch.ended;
     const readAtEnd = oom?.refresh() ?? false;
-    const unitCount = oom?.readable ? { main: oom.seen.main, certain: oom.complete || readAtEnd } : null;
+    oom?.settle(endedBySigkill(end));
+    const unitCount = oom?.readable ? { main: oom.seen.main, certain: readAtEnd } : null;
     if (killedForMemory(end, unitCount ? (oom?.kernelAtLastRead ?? null) : oomBefore, readOomKills(), unitCount))
       warn(
         `${program} was killed: out of memory (the ${opts.isolation} profile caps it at ${profile.memoryMax / 100}% of RAM, and ${userBus === null ? 'ssc.slice' : 'your app.slice'} all contained programs together)`,

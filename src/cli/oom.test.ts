@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isDying, killedForMemory, oomKillFile, parseOomKills, watchOomKills } from './oom.js';
+import { killedForMemory, oomKillFile, parseOomKills, victimState, watchOomKills } from './oom.js';
 
 const sigkill = { result: 'signal', execMainCode: 2, execMainStatus: 9 };
 
@@ -42,15 +42,21 @@ describe('out-of-memory detection', () => {
     expect(killedForMemory({ result: 'exit-code', execMainCode: 1, execMainStatus: 9 }, 3, 4, { main: true, certain: true })).toBe(false);
     expect(killedForMemory(sigkill, null, null)).toBe(false);
   });
-  it('calls a process dying when it is gone, a zombie, or has SIGKILL pending; not otherwise', () => {
-    const stat = (s: string) => `123 (a) b) ${s} 1 2 3`;
+  it('calls the main process the victim only when SIGKILL is pending or it died of it; gone, undecided', () => {
+    // stat: pid (comm) state, then fields 4..52; field 52 is the exit status a zombie ended with.
+    const stat = (state: string, exit = 0) => `123 (a) b) ${state} ${Array<string>(48).fill('0').join(' ')} ${exit}\n`;
     const status = (sig: string, shd: string) => `Name:\tx\nSigPnd:\t${sig}\nShdPnd:\t${shd}\n`;
-    expect(isDying(null, null)).toBe(true);
-    expect(isDying(stat('Z'), status('0000000000000000', '0000000000000000'))).toBe(true);
-    expect(isDying(stat('R'), status('0000000000000100', '0000000000000000'))).toBe(true);
-    expect(isDying(stat('D'), status('0000000000000000', '0000000000000100'))).toBe(true);
-    expect(isDying(stat('S'), status('0000000000004000', '0000000000000002'))).toBe(false);
-    expect(isDying(stat('R'), status('0000000000000000', '0000000000000000'))).toBe(false);
+    const none = status('0000000000000000', '0000000000000000');
+    expect(victimState(null, null)).toBe('unknown');
+    expect(victimState(stat('R'), status('0000000000000100', '0000000000000000'))).toBe('killed');
+    expect(victimState(stat('D'), status('0000000000000000', '0000000000000100'))).toBe('killed');
+    expect(victimState(stat('S'), status('0000000000004000', '0000000000000002'))).toBe('other');
+    expect(victimState(stat('R'), none)).toBe('other');
+    // A zombie: by its exit status (SIGKILL is 9), and 0 (exit 0, or hidden from this reader) decides nothing.
+    expect(victimState(stat('Z', 9), none)).toBe('killed');
+    expect(victimState(stat('Z', 15), none)).toBe('other');
+    expect(victimState(stat('Z', 3 << 8), none)).toBe('other');
+    expect(victimState(stat('Z', 0), none)).toBe('unknown');
   });
 });
 
@@ -85,32 +91,38 @@ describe("following a unit's OOM kills", () => {
       set(2);
       await until(() => told.length === 2);
       expect(told).toEqual([1, 2]);
-      expect(w.seen).toEqual({ main: false, others: 2, total: 2 });
+      expect(w.seen).toEqual({ main: false, others: 2, undecided: 0, total: 2 });
       expect(w.readable).toBe(true);
-      expect(w.complete).toBe(false); // polled: not a memory.events file
       expect(w.kernelAtLastRead).toEqual(expect.any(Number));
     } finally {
       w.close();
     }
   });
-  it("takes the kill that came with the main process's death as the main process's, and says nothing of it", async () => {
-    const { file, set } = counter(0);
+  it('leaves a kill undecided while the main process is gone, and decides it by how the program ended', async () => {
     const gone = spawnSync('true').pid as number; // reaped: /proc has it no more
-    const told: number[] = [];
-    const w = watchOomKills(
-      file,
-      () => gone,
-      (n) => told.push(n),
-      { pollMs: 10 },
-    );
-    try {
-      set(1);
-      await until(() => w.seen.total === 1);
-      expect(w.seen.main).toBe(true);
-      expect(told).toEqual([]);
-      expect(w.refresh()).toBe(true);
-    } finally {
-      w.close();
+    for (const [sigkill, main, told] of [
+      [true, true, [1]],
+      [false, false, [1, 2]],
+    ] as const) {
+      const { file, set } = counter(0);
+      const said: number[] = [];
+      const w = watchOomKills(
+        file,
+        () => gone,
+        (n) => said.push(n),
+        { pollMs: 10 },
+      );
+      try {
+        set(2);
+        await until(() => w.seen.total === 2);
+        expect(w.seen.undecided).toBe(2);
+        expect(said).toEqual([]);
+        expect(w.refresh()).toBe(true);
+        w.settle(sigkill);
+        expect([w.seen.main, said, w.seen.undecided]).toEqual([main, told, 0]);
+      } finally {
+        w.close();
+      }
     }
   });
   it('is not readable where the cgroup has no counter, and refresh says when the cgroup is gone', () => {

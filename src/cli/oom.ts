@@ -3,15 +3,18 @@
  *
  * Units run with OOMPolicy=continue (src/plan/plan.ts): the kernel's victim is
  * all the app loses, and systemd no longer says Result=oom-kill. The unit's own
- * cgroup counts its OOM kills (memory.events on cgroup v2, which the kernel
- * signals as a file change; memory.oom_control on v1, read every 250 ms): the
- * front end follows that count while the program runs. At each new kill it
- * looks at the main process: dead, a zombie, or with a SIGKILL pending is the
- * victim; otherwise another process of the program was. Polled (v1, or no
- * file change events), a kill in the last interval before the unit's cgroup
- * went away can be missed: then a SIGKILL death while the kernel's own
- * oom_kill counter (/proc/vmstat) rose since the last read is reported as out
- * of memory, as ssc did before for the whole run.
+ * cgroup counts its OOM kills (memory.events on cgroup v2, memory.oom_control
+ * on v1): a waiting front end reads that count every 250 ms, and at once when
+ * the kernel signals a change of memory.events (v2). At each new kill it looks
+ * at the main process: with SIGKILL pending, or a zombie killed by SIGKILL, it
+ * was the victim; running without one, another process was; gone, it is
+ * decided when the unit's end says how the program died.
+ *
+ * systemd removes a service's cgroup when the service ends, and the kernel
+ * holds back a change signal that comes within 10 ms of the last one: the last
+ * kill before the end can go unread. Then a SIGKILL death while the kernel's
+ * own oom_kill counter (/proc/vmstat) rose since the last read is reported as
+ * out of memory, as ssc did before for the whole run.
  */
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { constants } from 'node:os';
@@ -36,23 +39,33 @@ export function oomKillFile(controlGroup: string, unified = existsSync('/sys/fs/
   return unified ? `/sys/fs/cgroup${controlGroup}/memory.events` : `/sys/fs/cgroup/memory${controlGroup}/memory.oom_control`;
 }
 
-const SIGKILL_BIT = 1n << BigInt(constants.signals.SIGKILL - 1);
+const SIGKILL = constants.signals.SIGKILL;
+const SIGKILL_BIT = 1n << BigInt(SIGKILL - 1);
 
 /**
- * Is this process (the caller's own) ending by SIGKILL: gone, a zombie, or
- * with SIGKILL pending? Read from /proc/PID/stat and status, whose texts are given.
+ * What became of a process (the caller's own) when a kill was counted, from
+ * the texts of /proc/PID/stat and status: 'killed' (SIGKILL pending, or a
+ * zombie that died of it), 'other' (running with none, or a zombie that ended
+ * otherwise), 'unknown' (gone; or a zombie whose exit code reads 0, which is
+ * also what the kernel shows a reader it does not trust).
  */
-export function isDying(stat: string | null, status: string | null): boolean {
-  if (stat === null) return true;
-  // The command name may hold ") ": the state follows the last one.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  if (state === 'Z' || state === 'X' || state === 'x') return true;
-  if (status === null) return true;
+export function victimState(stat: string | null, status: string | null): 'killed' | 'other' | 'unknown' {
+  if (stat === null) return 'unknown';
+  // The command name may hold ") ": the fields follow the last one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  if (state === 'Z' || state === 'X' || state === 'x') {
+    // Field 52 of stat (the 50th after the name): the exit status, as waitpid reports it.
+    const exit = Number(fields[49]);
+    if (!Number.isInteger(exit) || exit === 0) return 'unknown';
+    return (exit & 0x7f) === SIGKILL ? 'killed' : 'other';
+  }
+  if (status === null) return 'unknown';
   for (const key of ['SigPnd', 'ShdPnd']) {
     const m = new RegExp(`^${key}:\\s*([0-9a-f]+)$`, 'm').exec(status);
-    if (m && (BigInt(`0x${m[1]}`) & SIGKILL_BIT) !== 0n) return true;
+    if (m && (BigInt(`0x${m[1]}`) & SIGKILL_BIT) !== 0n) return 'killed';
   }
-  return false;
+  return 'other';
 }
 
 function readOrNull(file: string): string | null {
@@ -63,25 +76,22 @@ function readOrNull(file: string): string | null {
   }
 }
 
-function mainIsDying(pid: number): boolean {
-  if (pid <= 0) return false;
-  return isDying(readOrNull(`/proc/${pid}/stat`), readOrNull(`/proc/${pid}/status`));
+function mainState(pid: number): 'killed' | 'other' | 'unknown' {
+  if (pid <= 0) return 'other';
+  return victimState(readOrNull(`/proc/${pid}/stat`), readOrNull(`/proc/${pid}/status`));
 }
 
 export interface OomWatch {
-  /** The kills of the main process seen so far (0 or 1), and of other processes. */
-  readonly seen: { main: boolean; others: number; total: number };
+  /** Kills seen so far: of the main process (0 or 1), of others (each said at once), and not yet decided. */
+  readonly seen: { main: boolean; others: number; undecided: number; total: number };
   /** Whether the count was ever read: false when the cgroup had no such file (no memory controller). */
   readonly readable: boolean;
-  /**
-   * Whether no kill can have gone unread: the kernel signals each change (v2),
-   * and every change it signalled was read before the cgroup went away.
-   */
-  readonly complete: boolean;
   /** The kernel's oom_kill counter when the unit's count was last read. */
   readonly kernelAtLastRead: number | null;
   /** Read the count once more (at the end); false when the cgroup is gone. */
   refresh(): boolean;
+  /** The program ended (by SIGKILL or not): the undecided kills are decided, the others said. */
+  settle(killedBySigkill: boolean): void;
   close(): void;
 }
 
@@ -95,41 +105,36 @@ export function watchOomKills(
   onOther: (n: number) => void,
   { pollMs = 250, unified = file.endsWith('/memory.events') } = {},
 ): OomWatch {
-  const seen = { main: false, others: 0, total: 0 };
+  const seen = { main: false, others: 0, undecided: 0, total: 0 };
   let readable = false;
   let kernelAtLastRead: number | null = null;
-  let lost = false;
+  const other = () => onOther(++seen.others);
   const check = (): boolean => {
     const kernel = readOomKills();
     const n = readOomKills(file);
     if (n === null) return false;
     readable = true;
     kernelAtLastRead = kernel;
-    while (seen.total < n) {
-      seen.total++;
-      if (!seen.main && mainIsDying(mainPid())) seen.main = true;
-      else onOther(++seen.others);
+    for (; seen.total < n; seen.total++) {
+      const state = seen.main ? 'other' : mainState(mainPid());
+      if (state === 'killed') seen.main = true;
+      else if (state === 'other') other();
+      else seen.undecided++;
     }
     return true;
   };
   let watcher: FSWatcher | null = null;
-  let timer: NodeJS.Timeout | null = null;
   if (unified) {
     try {
-      // kernfs signals every change of memory.events as a modification; the
-      // cgroup's removal comes as a 'rename'. A change read too late is lost.
-      watcher = watch(file, { persistent: false }, (event) => {
-        if (!check() && event === 'change') lost = true;
-      });
+      // kernfs signals a change of memory.events as a modification: said at once, not at the next poll.
+      watcher = watch(file, { persistent: false }, () => check());
       watcher.on('error', () => undefined);
     } catch {
       watcher = null;
     }
   }
-  if (watcher === null) {
-    timer = setInterval(check, pollMs);
-    timer.unref();
-  }
+  const timer = setInterval(check, pollMs);
+  timer.unref();
   check();
   return {
     seen,
@@ -139,23 +144,26 @@ export function watchOomKills(
     get kernelAtLastRead() {
       return kernelAtLastRead;
     },
-    get complete() {
-      return watcher !== null && !lost;
-    },
     refresh: check,
+    settle(killedBySigkill) {
+      for (; seen.undecided > 0; seen.undecided--) {
+        if (killedBySigkill && !seen.main) seen.main = true;
+        else other();
+      }
+    },
     close() {
       watcher?.close();
-      if (timer) clearInterval(timer);
+      clearInterval(timer);
     },
   };
 }
 
 /**
  * Whether the program itself died for memory. `unit`: what the unit's own count
- * said (null when it could never be read); `certain` when no kill of the unit
- * can have gone unread (file change events, or a read after the end).
- * `oomBefore`/`oomAfter`: the kernel's counter since the unit's was last read
- * (or around the whole run), for the kill that may have gone unread.
+ * said (null when it could never be read), `certain` when it was read after the
+ * end, so that no kill of the unit went unread. `oomBefore`/`oomAfter`: the
+ * kernel's counter since the unit's was last read (or around the whole run),
+ * for a kill that went unread.
  */
 export function killedForMemory(
   end: Ending,
@@ -164,9 +172,12 @@ export function killedForMemory(
   unit: { main: boolean; certain: boolean } | null = null,
 ): boolean {
   if (end.result === 'oom-kill') return true;
-  const sigkill = end.execMainCode === CLD_KILLED && end.execMainStatus === constants.signals.SIGKILL;
-  if (!sigkill) return false;
+  if (!endedBySigkill(end)) return false;
   if (unit?.main) return true;
   if (unit?.certain) return false;
   return oomBefore !== null && oomAfter !== null && oomAfter > oomBefore;
+}
+
+export function endedBySigkill(end: Ending): boolean {
+  return end.execMainCode === CLD_KILLED && end.execMainStatus === SIGKILL;
 }

@@ -185,8 +185,8 @@ export interface PlanInput {
    */
   sessionScope?: string | null;
   /**
-   * The caller's user manager (`user@UID.service`) when it was active at the
-   * start: a unit outside every session ends when it stops.
+   * The caller's user manager (`user@UID.service`), when the caller's process
+   * runs in it and it is active: a unit outside every session ends when it stops.
    */
   userManager?: string | null;
   /** For --wait: the descriptors of the caller's stdin, stdout and stderr in the process that calls systemd. */
@@ -211,11 +211,14 @@ export function sessionScope(session: { id: string; uid: number } | null, caller
 /**
  * What the unit ends with. In the caller's session: the session, as at logout
  * (stopped when it ends, and ordered after it so that it is stopped before the
- * session's processes are). Outside every session (a terminal the user manager
- * started, an app it launched): the caller's user manager, which stops when the
- * caller's last session ends (or by `loginctl terminate-user`). Its stop is
- * passed on, never its start (no BindsTo=): a manager that is not running is
- * not started for the unit, nor the unit again with the manager.
+ * session's processes are). Started from the caller's user manager outside
+ * every session (a terminal or an app it launched): that manager, which stops
+ * when the caller's last session ends (or by `loginctl terminate-user`). Its
+ * stop is passed on, never its start (no BindsTo=): a manager that is not
+ * running is not started for the unit, nor the unit again with the manager. No
+ * After= either: the unit's start would wait behind a stop job the manager has
+ * queued (logind's, 10 s after the last logout), and a scope takes its process
+ * by PID only when its start job runs (before 255).
  */
 function endWithProps(callerUid: number, sessionScope: string | null, userManager: string | null): UnitProperty[] {
   if (sessionScope !== null) {
@@ -227,10 +230,7 @@ function endWithProps(callerUid: number, sessionScope: string | null, userManage
   }
   if (userManager === null) return [];
   if (userManager !== `user@${callerUid}.service`) throw new Error(`not the caller's user manager: ${JSON.stringify(userManager)}`);
-  return [
-    ['StopPropagatedFrom', [userManager]],
-    ['After', [userManager]],
-  ];
+  return [['StopPropagatedFrom', [userManager]]];
 }
 
 /**

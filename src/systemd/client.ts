@@ -192,21 +192,29 @@ export async function managerVersion(bus: Bus): Promise<ManagerVersion> {
 }
 
 /**
- * The caller's user manager (`user@UID.service`) when it is active, else null.
- * A unit started outside a logind session ends when it stops (plan.ts).
+ * The caller's user manager (`user@UID.service`) when the process `pid` runs
+ * in it and it is active, else null: a unit that process starts outside every
+ * session ends when that manager stops (plan.ts). Only a terminal or an app the
+ * user manager started is bound so; a cron job, `sudo -u` or a system service
+ * running as the user is not.
  */
-export async function activeUserManager(bus: Bus, uid: number): Promise<string | null> {
+export async function userManagerOf(bus: Bus, pid: number, uid: number): Promise<string | null> {
   if (!Number.isInteger(uid) || uid < 0) throw new RangeError(`not a uid: ${uid}`);
+  // PID 0 would ask about the connection's own process (here: root's broker).
+  if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`not a PID: ${pid}`);
   const name = `user@${uid}.service`;
   let path: unknown;
   try {
-    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'GetUnit', [name]);
+    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'GetUnitByPID', [pid]);
   } catch (e) {
-    if (e instanceof BusError && e.type === 'org.freedesktop.systemd1.NoSuchUnit') return null;
+    if (e instanceof BusError && e.type === 'org.freedesktop.systemd1.NoUnitForPID') return null;
     throw e;
   }
   if (typeof path !== 'string')
-    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered GetUnit with ${JSON.stringify(path)}`);
-  const [state] = (await bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'ActiveState'])) as [unknown];
-  return v(state) === 'active' ? name : null;
+    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered GetUnitByPID with ${JSON.stringify(path)}`);
+  const [[id], [state]] = (await Promise.all([
+    bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'Id']),
+    bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'ActiveState']),
+  ])) as [[unknown], [unknown]];
+  return v(id) === name && v(state) === 'active' ? name : null;
 }

@@ -33,6 +33,7 @@ export const METHODS = {
   GetNameOwner: { iface: DBUS_INTERFACE, in: 's', out: 's' },
   StartTransientUnit: { iface: MANAGER_INTERFACE, in: 'ssa(sv)a(sa(sv))', out: 'o' },
   GetUnit: { iface: MANAGER_INTERFACE, in: 's', out: 'o' },
+  GetUnitByPID: { iface: MANAGER_INTERFACE, in: 'u', out: 'o' },
   Unref: { iface: UNIT_INTERFACE, in: '', out: '' },
   Subscribe: { iface: MANAGER_INTERFACE, in: '', out: '' },
   GetAll: { iface: PROPERTIES_INTERFACE, in: 's', out: 'a{sv}' },

@@ -21,6 +21,8 @@ export class Tmux {
     name = 'ssc-tests',
     /** Environment of the tmux server, which its panes inherit. */
     private readonly env?: Record<string, string>,
+    /** A command the server is started through (e.g. `systemd-run --user --scope`: panes in the user manager). */
+    private readonly serverWrap: string[] = [],
   ) {
     this.socket = name;
   }
@@ -36,7 +38,14 @@ export class Tmux {
   /** The server, with panes kept after their program ends (set before any pane exists: a fast program could end first). */
   private async init(): Promise<void> {
     if (this.ready) return;
-    await this.tmux('new-session', '-d', '-s', 'keepalive', 'sleep 2147483647');
+    const r = await this.bed.run(
+      [...this.serverWrap, 'tmux', '-L', this.socket, 'new-session', '-d', '-s', 'keepalive', 'sleep 2147483647'],
+      {
+        user: this.user,
+        env: this.env,
+      },
+    );
+    if (r.code !== 0) throw new Error(`tmux server: exit ${r.code}: ${r.stderr}`);
     await this.tmux('set-option', '-wg', 'remain-on-exit', 'on');
     this.ready = true;
   }

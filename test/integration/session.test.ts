@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bed } from '../bed/bed.js';
-import { bedSkipReason, getBed, systemctlShow } from '../bed/index.js';
+import type { Bed, RunResult } from '../bed/bed.js';
+import { bedSkipReason, getBed, startUserManager, systemctlShow } from '../bed/index.js';
 import { Tmux } from '../bed/tmux.js';
 import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
@@ -83,17 +83,29 @@ describe.skipIf(skip)(`a unit ends with the caller's logind session, as at logou
   });
 
   const userManager = `user@${alice.uid}.service`;
+  const userEnv = { XDG_RUNTIME_DIR: `/run/user/${alice.uid}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=/run/user/${alice.uid}/bus` };
+  const managerState = async () => (await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState;
   const stopUserManager = async () => {
     await bed.run(['systemctl', 'stop', userManager, `user-runtime-dir@${alice.uid}.service`]);
-    expect((await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState).toBe('inactive');
+    expect(await managerState()).toBe('inactive');
   };
-  const startSleep = async () => {
-    const r = await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], { user: 'sscalice' });
+  const unitOf = (r: RunResult) => {
     expect(r.code, r.stderr).toBe(0);
     const unit = /app-ssc-sleep@[0-9a-f]{16}\.service/.exec(r.stderr)?.[0] as string;
+    expect(unit, r.stderr).toBeDefined();
     cleanup.push(['systemctl', 'stop', unit]);
     return unit;
   };
+  /** ssc started as a cron job or `sudo -u` would start it: outside every session and every user manager. */
+  const startOutside = async () => unitOf(await bed.run([SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], { user: 'sscalice' }));
+  /** ssc started by alice's user manager, as a terminal or an app launcher it runs would start it. */
+  const startInManager = async () =>
+    unitOf(
+      await bed.run(['systemd-run', '--user', '--quiet', '--wait', '--pipe', '--', SSC_BIN, '--no-tty', '--verbose', 'sleep', '300'], {
+        user: 'sscalice',
+        env: userEnv,
+      }),
+    );
   const gone = (unit: string) =>
     until(`${unit} to stop`, 15_000, async () => {
       const p = await systemctlShow(bed, unit, ['ActiveState']);
@@ -102,21 +114,20 @@ describe.skipIf(skip)(`a unit ends with the caller's logind session, as at logou
 
   it('leaves a unit started outside any session, with no user manager running, unbound, and starts no user manager', async () => {
     await stopUserManager();
-    const unit = await startSleep();
+    const unit = await startOutside();
     const props = await systemctlShow(bed, unit, ['BindsTo', 'After', 'StopPropagatedFrom', 'ActiveState']);
-    expect(props.ActiveState).toBe('active');
-    expect(props.BindsTo).toBe('');
-    expect(props.StopPropagatedFrom).toBe('');
+    expect(props).toMatchObject({ ActiveState: 'active', BindsTo: '', StopPropagatedFrom: '' });
     expect(props.After).not.toMatch(/session-|user@/);
-    expect((await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState).toBe('inactive');
+    expect(await managerState()).toBe('inactive');
   });
 
-  it("outside every session, a service and a terminal's scope end when the caller's user manager stops, and only then", async () => {
+  it("a service and a terminal's scope the user manager started end when it stops; one started outside it does not", async () => {
     await stopUserManager();
     cleanup.push(['systemctl', 'stop', userManager, `user-runtime-dir@${alice.uid}.service`]);
-    expect((await bed.run(['systemctl', 'start', userManager])).code).toBe(0);
-    const service = await startSleep();
-    const tmux = new Tmux(bed, 'sscalice');
+    await startUserManager(bed, alice);
+    const service = await startInManager();
+    // The tab's terminal (tmux) runs in a scope of the user manager, as GNOME Terminal runs in its service.
+    const tmux = new Tmux(bed, 'sscalice', 'ssc-tests-um', userEnv, ['systemd-run', '--user', '--scope', '--quiet', '--']);
     try {
       await tmux.start('t', `${SSC_BIN} -isolation=relaxed /bin/bash -i`);
       await tmux.waitFor('t', /[$] *$/m);
@@ -126,41 +137,29 @@ describe.skipIf(skip)(`a unit ends with the caller's logind session, as at logou
       for (const unit of [service, scope]) {
         const props = await systemctlShow(bed, unit, ['BindsTo', 'After', 'StopPropagatedFrom', 'ActiveState']);
         expect(props).toMatchObject({ ActiveState: 'active', BindsTo: '', StopPropagatedFrom: userManager });
-        expect(props.After?.split(' ')).toContain(userManager);
+        expect(props.After).not.toMatch(/user@/);
       }
-      // The control: a unit of the same user in the same slice that does not name the manager outlives it.
-      const control = await bed.run([
-        'systemd-run',
-        '--quiet',
-        `--uid=${alice.uid}`,
-        '--slice=ssc.slice',
-        '--unit=ssc-test-unbound',
-        'sleep',
-        '300',
-      ]);
-      expect(control.code, control.stderr).toBe(0);
-      cleanup.push(['systemctl', 'stop', 'ssc-test-unbound.service']);
+      // The control: the same user's unit started outside the manager (a cron job) does not name it, and outlives it.
+      const outside = await startOutside();
+      expect((await systemctlShow(bed, outside, ['StopPropagatedFrom'])).StopPropagatedFrom).toBe('');
       expect((await bed.run(['systemctl', 'stop', userManager])).code).toBe(0);
       await gone(service);
       await gone(scope);
-      expect((await systemctlShow(bed, 'ssc-test-unbound.service', ['ActiveState'])).ActiveState).toBe('active');
+      expect((await systemctlShow(bed, outside, ['ActiveState'])).ActiveState).toBe('active');
       // And the manager was not started again for them.
-      expect((await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState).toBe('inactive');
+      expect(await managerState()).toBe('inactive');
     } finally {
       await tmux.killServer();
-      await bed.run(['systemctl', 'stop', 'ssc-test-unbound.service']);
     }
   }, 90_000);
 
-  it('`loginctl terminate-user` ends the units the user started outside their sessions', async () => {
+  it('`loginctl terminate-user` ends the units the user manager started', async () => {
     const { session } = await inSession('sscalice', 'echo "session=$XDG_SESSION_ID"; "$1" --no-tty --verbose sleep 300 && exec sleep 300');
-    await until(`${userManager} to run`, 15_000, async () =>
-      (await systemctlShow(bed, userManager, ['ActiveState'])).ActiveState === 'active' ? true : undefined,
-    );
-    const outside = await startSleep();
-    expect((await systemctlShow(bed, outside, ['StopPropagatedFrom'])).StopPropagatedFrom).toBe(userManager);
+    await until(`${userManager} to run`, 15_000, async () => ((await managerState()) === 'active' ? true : undefined));
+    const unit = await startInManager();
+    expect((await systemctlShow(bed, unit, ['StopPropagatedFrom'])).StopPropagatedFrom).toBe(userManager);
     expect((await bed.run(['loginctl', 'terminate-user', 'sscalice'])).code).toBe(0);
-    await gone(outside);
+    await gone(unit);
     await until(`session ${session} to end`, 10_000, async () =>
       (await bed.run(['loginctl', 'show-session', session])).code !== 0 ? true : undefined,
     );
