@@ -61,7 +61,7 @@ planted_units() {
 			{
 				eq = index($0, "="); key = eq ? substr($0, 1, eq - 1) : $0; value = substr($0, eq + 1)
 				if (key ~ /^ExecStart(Ex)?$/) { if (++exec > 2 || (value != "" && ++command > 1)) bad = bad "\n    " $0; next }
-				if (key !~ /^(Description|Type|User|Group|UMask|WorkingDirectory|CollectMode|Slice|SyslogIdentifier|MemoryMax|MemorySwapMax|CPUQuota|NoNewPrivileges|PrivateTmp|EnvironmentFile|BindsTo|After)$/ ||
+				if (key !~ /^(Description|Type|User|Group|UMask|WorkingDirectory|CollectMode|Slice|SyslogIdentifier|MemoryMax|MemorySwapMax|CPUQuota|OOMPolicy|NoNewPrivileges|PrivateTmp|EnvironmentFile|BindsTo|After|StopPropagatedFrom)$/ ||
 					++n[key] > (key == "EnvironmentFile" ? 2 : 1))
 					bad = bad "\n    " $0
 			}
