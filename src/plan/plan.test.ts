@@ -140,7 +140,7 @@ describe('planService', () => {
     const plan = (sessionScope: string | null, userManager: string | null) =>
       new Map(planService({ request: base, caller, host, environmentFile: null, sessionScope, userManager }) as [string, unknown][]);
     const outside = plan(null, 'user@1000.service');
-    expect(outside.get('StopPropagatedFrom')).toEqual(['user@1000.service']);
+    expect(outside.get('StopPropagatedFrom')).toEqual(['user@1000.service', 'user-runtime-dir@1000.service']);
     expect(outside.has('After')).toBe(false);
     expect(outside.has('BindsTo')).toBe(false);
     // In a session, the session alone; with no manager running, nothing.
@@ -156,7 +156,11 @@ describe('planService', () => {
     const scope = new Map(
       planScope({ request: scopeBase, caller, host, pid: 4242, userManager: 'user@1000.service' }) as [string, unknown][],
     );
-    expect([scope.get('StopPropagatedFrom'), scope.has('After'), scope.has('BindsTo')]).toEqual([['user@1000.service'], false, false]);
+    expect([scope.get('StopPropagatedFrom'), scope.has('After'), scope.has('BindsTo')]).toEqual([
+      ['user@1000.service', 'user-runtime-dir@1000.service'],
+      false,
+      false,
+    ]);
   });
   it("refuses a user manager that is not the caller's", () => {
     for (const bad of ['user@1001.service', 'user@0.service', 'user-1000.slice', 'user@1000.service ', 'x.service'])

@@ -230,7 +230,10 @@ function endWithProps(callerUid: number, sessionScope: string | null, userManage
   }
   if (userManager === null) return [];
   if (userManager !== `user@${callerUid}.service`) throw new Error(`not the caller's user manager: ${JSON.stringify(userManager)}`);
-  return [['StopPropagatedFrom', [userManager]]];
+  // And from the runtime directory's unit, which user@ is bound to: logind stops that one (at
+  // logout, `loginctl terminate-user`), and systemd 257 passes on a stop through
+  // PropagatesStopTo= only from the unit a stop was asked of, not from one stopped along.
+  return [['StopPropagatedFrom', [userManager, `user-runtime-dir@${callerUid}.service`]]];
 }
 
 /**

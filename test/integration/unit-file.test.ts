@@ -312,7 +312,7 @@ describe.skipIf(skip)(`unit files: what systemd persists and re-reads${skip ? ` 
       'ExecStart', 'ExecStartEx', 'WorkingDirectory', 'Description', 'SyslogIdentifier', 'EnvironmentFiles', 'Environment',
       'MemoryMax', 'MemorySwapMax', 'CPUQuotaPerSecUSec', 'NoNewPrivileges', 'PrivateTmp', 'PrivateUsers', 'Slice', 'User',
       'Group', 'UMask', 'Type', 'CollectMode', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'StandardInput',
-      'StandardOutput', 'StandardError', 'OOMPolicy', 'StopPropagatedFrom',
+      'StandardOutput', 'StandardError', 'OOMPolicy',
     ]; // prettier-ignore
 
     it(
