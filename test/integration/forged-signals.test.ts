@@ -126,7 +126,15 @@ describe.skipIf(skip)(`forged D-Bus signals${skip ? ` (skipped: ${skip})` : ''}`
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(hwm).toBeGreaterThan(0);
-      expect(Number((await bed.sh(`ls /proc/${pid}/fd | wc -l`)).stdout.trim())).toBeLessThanOrEqual(fdsBefore);
+      // Descriptors the kernel handed over with a message still being read may be open a moment
+      // (seen under TCG: 5 more than before at the first look): none may stay.
+      const fdList = async () => (await bed.sh(`ls -l /proc/${pid}/fd | awk 'NR > 1 { print $NF }'`)).stdout.trim().split('\n');
+      let fdsAfter = await fdList();
+      for (let i = 0; fdsAfter.length > fdsBefore && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        fdsAfter = await fdList();
+      }
+      expect(fdsAfter.length, fdsAfter.join(' ')).toBeLessThanOrEqual(fdsBefore);
       // And on the very connection bob attacked: not closed and opened again.
       expect(await busNamesOf(bed, pid)).toEqual([victim]);
       // And alice's launches go on.
