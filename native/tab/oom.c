@@ -9,9 +9,11 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* v1 has no change events for memory.oom_control: read it this often. */
@@ -86,7 +88,7 @@ int oom_watch_timeout_ms(const struct oom_watch *w) {
   return w->file[0] == '\0' || w->inotify_fd >= 0 ? -1 : OOM_POLL_MS;
 }
 
-/* SIGKILL pending for a running process (the kernel sends it before it counts the kill). */
+/* SIGKILL pending for a running process. */
 static bool sigkill_pending(pid_t pid) {
   char file[64], line[256];
   snprintf(file, sizeof file, "/proc/%d/status", (int)pid);
@@ -104,14 +106,49 @@ static bool sigkill_pending(pid_t pid) {
   return pending;
 }
 
+/* The exit status in /proc/PID/stat (field 52): do_exit sets it before the process gives its
+ * memory back, so a victim still exiting shows it; 0 while it runs. */
+static int exit_status(pid_t pid) {
+  char file[64], buf[2048];
+  snprintf(file, sizeof file, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(file, "re");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the command name may hold ") " */
+  if (p == NULL)
+    return 0;
+  int field = 2, status = 0;
+  for (; *p != '\0'; p++)
+    if (*p == ' ' && ++field == 52) {
+      status = atoi(p + 1);
+      break;
+    }
+  return status;
+}
+
 /* Was the program (this process's child, not reaped yet) killed by the kill just counted? Its
- * end is looked at without reaping it (WNOWAIT); running, by a pending SIGKILL. */
-static bool program_killed(pid_t program) {
+ * end is looked at without reaping it (WNOWAIT); running, by its exit status or a pending
+ * SIGKILL. */
+static bool program_dying_of_sigkill(pid_t program) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
   if (waitid(P_PID, (id_t)program, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == program)
     return si.si_code == CLD_KILLED && si.si_status == SIGKILL;
-  return sigkill_pending(program);
+  return (exit_status(program) & 0x7f) == SIGKILL || sigkill_pending(program);
+}
+
+/* The kernel counts an OOM kill just before it sends the SIGKILL (mm/oom_kill.c): a program that
+ * shows no sign of it yet is looked at once more, a moment later. */
+static bool program_killed(pid_t program) {
+  if (program_dying_of_sigkill(program))
+    return true;
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+  while (nanosleep(&pause, &pause) == -1 && errno == EINTR) {
+  }
+  return program_dying_of_sigkill(program);
 }
 
 static void say_other(struct oom_watch *w) {

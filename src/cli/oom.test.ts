@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,11 @@ describe('out-of-memory detection', () => {
   });
   it('calls the main process the victim only when SIGKILL is pending or it died of it; gone, undecided', () => {
     // stat: pid (comm) state, then fields 4..52; field 52 is the exit status a zombie ended with.
-    const stat = (state: string, exit = 0) => `123 (a) b) ${state} ${Array<string>(48).fill('0').join(' ')} ${exit}\n`;
+    const stat = (state: string, exit = 0, flags = 0) => {
+      const rest = Array<string>(48).fill('0');
+      rest[5] = String(flags); // field 9
+      return `123 (a) b) ${state} ${rest.join(' ')} ${exit}\n`;
+    };
     const status = (sig: string, shd: string) => `Name:\tx\nSigPnd:\t${sig}\nShdPnd:\t${shd}\n`;
     const none = status('0000000000000000', '0000000000000000');
     expect(victimState(null, null)).toBe('unknown');
@@ -57,6 +61,12 @@ describe('out-of-memory detection', () => {
     expect(victimState(stat('Z', 15), none)).toBe('other');
     expect(victimState(stat('Z', 3 << 8), none)).toBe('other');
     expect(victimState(stat('Z', 0), none)).toBe('unknown');
+    // Still giving its memory back after SIGKILL was taken off its queue: the exit status is already set.
+    expect(victimState(stat('R', 9, 0x404), none)).toBe('killed');
+    expect(victimState(stat('D', 15, 0x404), none)).toBe('other');
+    // Dying of a signal (PF_EXITING | PF_SIGNALED) whose status is not written yet: undecided.
+    expect(victimState(stat('R', 0, 0x404), none)).toBe('unknown');
+    expect(victimState(stat('R', 0, 0x4), none)).toBe('other');
   });
 });
 
@@ -96,6 +106,31 @@ describe("following a unit's OOM kills", () => {
       expect(w.kernelAtLastRead).toEqual(expect.any(Number));
     } finally {
       w.close();
+    }
+  });
+  it('looks again a moment later at a main process that shows no SIGKILL yet: the kernel counts a kill before it sends it', async () => {
+    const child = spawn('sleep', ['30']);
+    await new Promise((r) => child.once('spawn', r));
+    const { file, set } = counter(0);
+    const said: number[] = [];
+    const w = watchOomKills(
+      file,
+      () => child.pid as number,
+      (n) => said.push(n),
+      { pollMs: 5 },
+    );
+    try {
+      set(1);
+      await until(() => w.seen.total === 1);
+      // The kernel's SIGKILL, sent right after its count.
+      child.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(said).toEqual([]);
+      w.settle(true);
+      expect(w.seen).toMatchObject({ main: true, others: 0, undecided: 0 });
+    } finally {
+      w.close();
+      child.kill('SIGKILL');
     }
   });
   it('leaves a kill undecided while the main process is gone, and decides it by how the program ended', async () => {

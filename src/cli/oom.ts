@@ -41,6 +41,14 @@ export function oomKillFile(controlGroup: string, unified = existsSync('/sys/fs/
 
 const SIGKILL = constants.signals.SIGKILL;
 const SIGKILL_BIT = 1n << BigInt(SIGKILL - 1);
+/** include/linux/sched.h: the task is exiting; it was killed by a signal. */
+const PF_EXITING = 0x4;
+const PF_SIGNALED = 0x400;
+/**
+ * The kernel counts an OOM kill before it sends the SIGKILL (mm/oom_kill.c: "raise event before
+ * sending signal"): a main process that shows no sign of it yet is looked at again this much later.
+ */
+const RECHECK_MS = 100;
 
 /**
  * What became of a process (the caller's own) when a kill was counted, from
@@ -54,12 +62,14 @@ export function victimState(stat: string | null, status: string | null): 'killed
   // The command name may hold ") ": the fields follow the last one.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const state = fields[0];
-  if (state === 'Z' || state === 'X' || state === 'x') {
-    // Field 52 of stat (the 50th after the name): the exit status, as waitpid reports it.
-    const exit = Number(fields[49]);
-    if (!Number.isInteger(exit) || exit === 0) return 'unknown';
-    return (exit & 0x7f) === SIGKILL ? 'killed' : 'other';
-  }
+  // Field 52 of stat (the 50th after the name): the exit status, as waitpid reports it. do_exit
+  // sets it before it frees the memory, so a victim still giving its memory back shows it too.
+  const exit = Number(fields[49]);
+  if (Number.isInteger(exit) && exit !== 0) return (exit & 0x7f) === SIGKILL ? 'killed' : 'other';
+  if (state === 'Z' || state === 'X' || state === 'x') return 'unknown';
+  // Field 9, the task's flags: PF_EXITING with PF_SIGNALED is a death by a signal not yet written down.
+  const flags = Number(fields[6]);
+  if (Number.isInteger(flags) && (flags & PF_EXITING) !== 0 && (flags & PF_SIGNALED) !== 0) return 'unknown';
   if (status === null) return 'unknown';
   for (const key of ['SigPnd', 'ShdPnd']) {
     const m = new RegExp(`^${key}:\\s*([0-9a-f]+)$`, 'm').exec(status);
@@ -118,10 +128,26 @@ export function watchOomKills(
     for (; seen.total < n; seen.total++) {
       const state = seen.main ? 'other' : mainState(mainPid());
       if (state === 'killed') seen.main = true;
-      else if (state === 'other') other();
-      else seen.undecided++;
+      else if (state === 'unknown') seen.undecided++;
+      else if (seen.main) other();
+      else {
+        // Running, no SIGKILL in sight: perhaps not sent yet. Decided a moment later.
+        recheck++;
+        recheckTimer ??= setTimeout(decideRechecks, RECHECK_MS);
+      }
     }
     return true;
+  };
+  let recheck = 0;
+  let recheckTimer: NodeJS.Timeout | undefined;
+  const decideRechecks = () => {
+    recheckTimer = undefined;
+    const state = seen.main ? 'other' : mainState(mainPid());
+    for (; recheck > 0; recheck--) {
+      if (state === 'killed' && !seen.main) seen.main = true;
+      else if (state === 'unknown' && !seen.main) seen.undecided++;
+      else other();
+    }
   };
   let watcher: FSWatcher | null = null;
   if (unified) {
@@ -146,6 +172,11 @@ export function watchOomKills(
     },
     refresh: check,
     settle(killedBySigkill) {
+      // The program ended first: what waited for a second look is decided by how it ended.
+      clearTimeout(recheckTimer);
+      recheckTimer = undefined;
+      seen.undecided += recheck;
+      recheck = 0;
       for (; seen.undecided > 0; seen.undecided--) {
         if (killedBySigkill && !seen.main) seen.main = true;
         else other();
@@ -154,6 +185,7 @@ export function watchOomKills(
     close() {
       watcher?.close();
       clearInterval(timer);
+      clearTimeout(recheckTimer);
     },
   };
 }

@@ -127,8 +127,20 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
   it("a tab's program killed for memory is named on the terminal; one killed by SIGKILL for another reason is not", async () => {
     const tmux = new Tmux(bed, 'sscalice');
     try {
-      await tmux.start('p', `sh -c '${SSC_BIN} -isolation=relaxed ${HOG}; echo "STATUS:$?"; sleep 300'`, { width: 120, height: 30 });
-      const screen = await tmux.waitFor('p', /^STATUS:\d+$/m, 60_000);
+      // Under emulation the kernel has been seen to take ssc-tab too, as a second victim while python
+      // still gave its memory back (the shell then says "Killed"): what ssc says of one kill is
+      // what is tested, so such a run is tried again, at most twice, and shown if it fails.
+      let screen = '';
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const before = await vmstatOomKills();
+        await tmux.start(`p${attempt}`, `sh -c '${SSC_BIN} -isolation=relaxed ${HOG}; echo "STATUS:$?"; sleep 300'`, {
+          width: 120,
+          height: 30,
+        });
+        screen = await tmux.waitFor(`p${attempt}`, /^STATUS:\d+$/m, 60_000);
+        if ((await vmstatOomKills()) - before === 1) break;
+        screen += `\n(the kernel killed more than one process; its log:)\n${await kernelOomLog()}`;
+      }
       expect(screen).toMatch(/^ssc: python3 was killed: out of memory\nSTATUS:137$/m);
       // The control: the same death without the kernel's OOM killer says nothing.
       await tmux.start('q', `sh -c '${SSC_BIN} -isolation=relaxed sh -c "kill -KILL \\$\\$"; echo "STATUS:$?"; sleep 300'`, {
@@ -140,5 +152,5 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
     } finally {
       await tmux.killServer();
     }
-  }, 90_000);
+  }, 240_000);
 });
