@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -26,10 +27,15 @@
 #define ENV_FD 3
 #define MAX_ENVIRONMENT (64 << 20)
 
-/* The cgroup v2 (or hybrid's unified) path of this process must be "0::/ssc.slice/app-ssc-*.scope":
- * a scope directly in the system manager's ssc.slice, which only root (the broker) can create; a
- * user's own manager puts its units under user.slice. */
+/* The cgroup v2 (or hybrid's unified) path of this process must be
+ * "0::/ssc.slice/ssc-UID.slice/app-ssc-*.scope" with UID the real uid: a scope in the caller's own
+ * slice of the system manager, which only root (the broker) can create; a user's own manager puts
+ * its units under user.slice. */
 static bool in_ssc_scope(void) {
+  char prefix[64];
+  int plen = snprintf(prefix, sizeof prefix, "/ssc.slice/ssc-%u.slice/", (unsigned)getuid());
+  if (plen < 0 || (size_t)plen >= sizeof prefix)
+    die("cannot name the caller's slice");
   int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
   if (fd == -1)
     die_with_error("open /proc/self/cgroup");
@@ -45,7 +51,7 @@ static bool in_ssc_scope(void) {
       continue;
     const char *path = line + 3, *leaf = strrchr(path, '/');
     size_t len = leaf == NULL ? 0 : strlen(leaf);
-    return strncmp(path, "/ssc.slice/", 11) == 0 && leaf == path + 10 &&
+    return strncmp(path, prefix, (size_t)plen) == 0 && leaf == path + plen - 1 &&
            strncmp(leaf, "/app-ssc-", 9) == 0 && len > 15 && strcmp(leaf + len - 6, ".scope") == 0;
   }
   return false;

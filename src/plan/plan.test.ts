@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNIT_PROPERTY_SIGNATURES } from '../systemd/signatures.js';
 import {
+  callerSlice,
   execBytes,
   planScope,
   planService,
@@ -10,6 +11,7 @@ import {
   sessionScope,
   UNIT_EXEC_LIMIT,
   validateRequest,
+  validateStopRequest,
   type LaunchRequest,
 } from './plan.js';
 import { PROFILE_NAMES } from './profiles.js';
@@ -111,10 +113,18 @@ describe('planService', () => {
     expect(propsOf(base).get('OOMPolicy')).toBe('continue');
     expect(propsOf({ ...base, profile: 'relaxed' }).get('OOMPolicy')).toBe('continue');
   });
-  it('puts the unit in ssc.slice and lets systemd collect it when it fails', () => {
+  it("puts the unit in the caller's own slice in ssc.slice and lets systemd collect it when it fails", () => {
     const p = propsOf(base);
-    expect(p.get('Slice')).toBe('ssc.slice');
+    expect(p.get('Slice')).toBe('ssc-1000.slice');
     expect(p.get('CollectMode')).toBe('inactive-or-failed');
+  });
+  it('gives every caller a slice of their own, named only by their uid, and refuses a uid that is not one', () => {
+    const other = new Map(
+      planService({ request: base, caller: { ...caller, uid: 1001 }, host, environmentFile: null }) as [string, unknown][],
+    );
+    expect(other.get('Slice')).toBe('ssc-1001.slice');
+    expect(callerSlice(0)).toBe('ssc-0.slice');
+    for (const bad of [-1, 1.5, 0xffffffff, NaN]) expect(() => callerSlice(bad)).toThrow(RequestError);
   });
   it('connects stdio only when asked to', () => {
     expect(propsOf(base).has('StandardInputFileDescriptor')).toBe(false);
@@ -274,10 +284,10 @@ describe('planScope', () => {
         sessionScope: session,
       }) as [string, unknown][],
     );
-  it('takes exactly the launcher-recorded process, in ssc.slice, collected when done', () => {
+  it("takes exactly the launcher-recorded process, in the caller's slice, collected when done", () => {
     const p = scopeProps('relaxed');
     expect(p.get('PIDs')).toEqual([4242]);
-    expect(p.get('Slice')).toBe('ssc.slice');
+    expect(p.get('Slice')).toBe('ssc-1000.slice');
     expect(p.get('CollectMode')).toBe('inactive-or-failed');
     expect(p.get('Description')).toBe('bash (ssc relaxed, terminal)');
   });
@@ -364,5 +374,26 @@ describe('planUserService', () => {
   it('passes stdio only for --wait', () => {
     expect(user('relaxed', 'inherit').get('StandardOutputFileDescriptor')).toBe(1);
     expect(user('relaxed').has('StandardOutputFileDescriptor')).toBe(false);
+  });
+});
+
+describe('validateStopRequest', () => {
+  const unit = 'app-ssc-sleep@0123456789abcdef.service';
+  it('takes 1 to 64 unit names of ssc, each once, and nothing else', () => {
+    expect(validateStopRequest({ units: [unit, 'app-ssc-bash-0123456789abcdef.scope'] })).toEqual({
+      units: [unit, 'app-ssc-bash-0123456789abcdef.scope'],
+    });
+    expect(validateStopRequest({ units: [unit], extra: 1 })).toEqual({ units: [unit] });
+    for (const bad of [
+      null,
+      [],
+      { units: [] },
+      { units: 'x' },
+      { units: ['ssh.service'] },
+      { units: [unit, unit] },
+      { units: [`${unit}\n`] },
+      { units: Array.from({ length: 65 }, (_, i) => `app-ssc-a@${i.toString(16).padStart(16, '0')}.service`) },
+    ])
+      expect(() => validateStopRequest(bad)).toThrow(RequestError);
   });
 });

@@ -102,6 +102,16 @@ export function execBytes(argv: readonly string[], environment: readonly (readon
 export const SSC_SLICE = 'ssc.slice';
 
 /**
+ * The caller's own slice in the system manager, inside ssc.slice (systemd's dash
+ * hierarchy): it records whose a unit is, for scopes too, which have no User=.
+ * Only the broker starts units in it, so `ssc ps` and ssc-private-tmp can trust it.
+ */
+export function callerSlice(uid: number): string {
+  if (!Number.isInteger(uid) || uid < 0 || uid > 0xfffffffe) throw new RequestError('invalid caller ids');
+  return `ssc-${uid}.slice`;
+}
+
+/**
  * The program's command for this manager (planExec). Before 254 the unit execs
  * ssc-exec with base64url words, a third longer than the command: they and the
  * environment must still fit the unit's execve.
@@ -171,6 +181,28 @@ export function validateRequest(input: unknown): LaunchRequest {
   const stdio = r.stdio;
   if (stdio !== 'journal' && stdio !== 'inherit') throw new RequestError('stdio must be "journal" or "inherit"');
   return { kind, profile, unit, execPath, argv, cwd, environment, stdio };
+}
+
+/** At most this many units in one stop request. */
+export const MAX_STOP_UNITS = 64;
+
+export interface StopRequest {
+  units: string[];
+}
+
+/** Check a decoded stop request: names ssc makes, each once, and nothing else. */
+export function validateStopRequest(input: unknown): StopRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RequestError('request must be an object');
+  const { units } = input as Record<string, unknown>;
+  if (!Array.isArray(units) || units.length === 0 || units.length > MAX_STOP_UNITS)
+    throw new RequestError(`units must name 1 to ${MAX_STOP_UNITS} units`);
+  const seen = new Set<string>();
+  for (const u of units) {
+    if (typeof u !== 'string' || !isSscUnitName(u)) throw new RequestError('unit name is not one ssc makes');
+    if (seen.has(u)) throw new RequestError(`${u} is named twice`);
+    seen.add(u);
+  }
+  return { units: [...seen] };
 }
 
 export interface PlanInput {
@@ -289,7 +321,7 @@ export function planService({
     ['UMask', caller.umask & 0o777],
     ['WorkingDirectory', request.cwd],
     ['CollectMode', 'inactive-or-failed'],
-    ['Slice', SSC_SLICE],
+    ['Slice', callerSlice(caller.uid)],
     ['SyslogIdentifier', program],
     ...limitProps(profile, host, 'service'),
   ];
@@ -327,7 +359,7 @@ export interface ScopePlanInput {
   pidfd?: number;
   sessionScope?: string | null;
   userManager?: string | null;
-  /** ssc.slice in the system manager; app.slice in a user manager. */
+  /** The caller's slice (callerSlice) in the system manager; app.slice in a user manager. */
   slice?: string;
 }
 
@@ -349,7 +381,7 @@ export function planScope({
   pidfd,
   sessionScope = null,
   userManager = null,
-  slice = SSC_SLICE,
+  slice,
 }: ScopePlanInput): UnitProperty[] {
   const profile = PROFILES[request.profile];
   if (request.kind !== 'scope') throw new RequestError('not a scope request');
@@ -360,7 +392,7 @@ export function planScope({
     ['Description', `${programLabel(request.execPath)} (ssc ${profile.name}, terminal)`],
     pidfd !== undefined && host.systemd >= PIDFDS_SINCE ? ['PIDFDs', [pidfd]] : ['PIDs', [pid]],
     ['CollectMode', 'inactive-or-failed'],
-    ['Slice', slice],
+    ['Slice', slice ?? callerSlice(caller.uid)],
     ...limitProps(profile, host, 'scope'),
   ];
   props.push(...endWith);

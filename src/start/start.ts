@@ -13,7 +13,7 @@ import {
   planScope,
   planService,
   planUserService,
-  SSC_SLICE,
+  callerSlice,
   USER_SLICE,
   type Caller,
   type HostFacts,
@@ -80,7 +80,7 @@ export function planFor(request: LaunchRequest, ctx: StartContext): UnitProperty
       pidfd: ctx.pidfd,
       sessionScope: ctx.sessionScope ?? null,
       userManager: ctx.userManager ?? null,
-      slice: ctx.manager === 'user' ? USER_SLICE : SSC_SLICE,
+      slice: ctx.manager === 'user' ? USER_SLICE : callerSlice(ctx.caller.uid),
     });
   if (ctx.manager === 'user') return planUserService({ request, umask: ctx.caller.umask, host: ctx.host });
   return planService({
