@@ -6,7 +6,7 @@ import { marshallMessage } from 'dbus-next/lib/marshall-compat.js';
 import { unmarshalMessages } from 'dbus-next/lib/message.js';
 import { Message } from 'dbus-next/lib/message-type.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Bus, type IgnoredSignal, type Signal } from './bus.js';
+import { Bus, throughNet, type IgnoredSignal, type Signal } from './bus.js';
 
 const METHOD_RETURN = 2;
 const SIGNAL = 4;
@@ -195,5 +195,18 @@ describe('Bus', () => {
       new Promise((res) => setTimeout(() => res('waiting'), 300)),
     ]);
     expect(r).toBe('waiting');
+  });
+});
+
+describe('connections without descriptors go through Node sockets', () => {
+  it('rewrites a unix path or abstract address to dbus-next\'s "socket" form, and leaves others', () => {
+    expect(throughNet('unix:path=/run/dbus/system_bus_socket')).toBe('unix:socket=/run/dbus/system_bus_socket');
+    expect(throughNet('unix:abstract=/tmp/dbus-x')).toBe('unix:socket=\0/tmp/dbus-x');
+    expect(throughNet('unix:path=/a,guid=1')).toBe('unix:socket=/a');
+    expect(throughNet('unix:abstract=/tmp/dbus-AbC,guid=0123')).toBe('unix:socket=\0/tmp/dbus-AbC');
+    expect(throughNet('unix:path=/run/user/1000/my%20bus;unix:path=/other')).toBe('unix:socket=/run/user/1000/my bus');
+    expect(throughNet('unix:path=/a%2Cb')).toBe('unix:path=/a%2Cb');
+    expect(throughNet('unix:tmpdir=/tmp')).toBe('unix:tmpdir=/tmp');
+    expect(throughNet('tcp:host=x,port=1')).toBe('tcp:host=x,port=1');
   });
 });

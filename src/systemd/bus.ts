@@ -44,6 +44,39 @@ export interface BusOptions {
   unixFd?: boolean;
 }
 
+/**
+ * A unix: address for Node's own sockets ("unix:socket=", which dbus-next opens
+ * with net.createConnection) when no descriptors are passed: dbus-next opens
+ * "unix:path=" with usocket, whose uv_poll handle aborts the process (libuv's
+ * uv__finish_close and uv_poll_stop assertions) when connections are closed
+ * while others open: `ssc stop` with both managers' connections did, about every
+ * second run. Only the connections that pass descriptors keep usocket.
+ */
+export function throughNet(address: string): string {
+  // The first address of a list (the one dbus-next would try first); its keys, percent-escapes decoded.
+  const first = address.split(';')[0] as string;
+  const m = /^unix:(.*)$/.exec(first);
+  if (!m) return address;
+  const keys = new Map<string, string>();
+  for (const kv of (m[1] as string).split(',')) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) return address;
+    let value: string;
+    try {
+      value = decodeURIComponent(kv.slice(eq + 1));
+    } catch {
+      return address;
+    }
+    keys.set(kv.slice(0, eq), value);
+  }
+  const path = keys.get('path');
+  const abstract = keys.get('abstract');
+  // dbus-next splits its address at "," and "=": a name holding either stays with usocket.
+  const name = path ?? (abstract === undefined ? undefined : `\0${abstract}`);
+  if (name === undefined || /[,;=]/.test(name)) return address;
+  return `unix:socket=${name}`;
+}
+
 export class Bus {
   private serial = 1;
   private readonly pending = new Map<
@@ -120,7 +153,11 @@ export class Bus {
   }
 
   static async connect({ address, unixFd = false, timeoutMs }: BusOptions): Promise<Bus> {
-    const conn = createConnection({ busAddress: address, authMethods: ['EXTERNAL'], negotiateUnixFd: unixFd });
+    const conn = createConnection({
+      busAddress: unixFd ? address : throughNet(address),
+      authMethods: ['EXTERNAL'],
+      negotiateUnixFd: unixFd,
+    });
     const bus = new Bus(conn);
     // Settles however the setup ends: authenticated, refused, dropped by the bus halfway, or too slow
     // (then the socket is closed here, not left to whoever gave up waiting).
