@@ -168,8 +168,13 @@ void oom_watch_check(struct oom_watch *w, pid_t program) {
   if (w->inotify_fd >= 0)
     drain(w->inotify_fd);
   long n = read_count(w->file);
-  for (; n >= 0 && w->seen < n; w->seen++) {
-    if (!w->main_killed && program_killed(program))
+  if (n < 0 || w->seen >= n)
+    return;
+  /* One look (and at most one second look) for all the kills read at once: a burst of kills of
+   * other processes holds this loop 100 ms, not 100 ms each. */
+  bool killed = !w->main_killed && program_killed(program);
+  for (; w->seen < n; w->seen++) {
+    if (killed && !w->main_killed)
       w->main_killed = true;
     else
       say_other(w);
