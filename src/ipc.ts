@@ -7,6 +7,11 @@
  *   front end → broker   "start"         once it watches the unit (or will not wait); then it half-closes
  *   broker → front end   reply (JSON)    then it closes
  *
+ * or, for `ssc stop`:
+ *
+ *   front end → broker   "stop", then a stop request (JSON), then it half-closes
+ *   broker → front end   StopReply (JSON) then it closes
+ *
  * A front end that ends the stream without "launch" (help, version, usage
  * errors, refusals before the start) makes the broker exit without ever
  * connecting to the bus. The broker prepares everything for the start while
@@ -17,6 +22,13 @@ import { Socket } from 'node:net';
 
 export const LAUNCH = 'launch';
 export const START = 'start';
+/** Instead of "launch": stop units of the caller's (a StopRequest follows; the front end then half-closes). */
+export const STOP = 'stop';
+
+/** The broker's answer to a stop: each unit asked for, stopped (its stop job queued) or refused, with why. */
+export type StopReply =
+  | { ok: true; units: { unit: string; stopped: boolean; message?: string }[] }
+  | { ok: false; kind: 'request' | 'bus' | 'internal'; message: string };
 
 export type BrokerReply =
   | { ok: true; unit: string; /** The unit's cgroup (from the user manager; the broker leaves it out). */ controlGroup?: string }

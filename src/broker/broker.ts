@@ -14,12 +14,12 @@
 import { closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import type { HandoffHeader } from '../handoff.js';
 import type { Socket } from 'node:net';
-import { FrameRefused, LAUNCH, sendLast, START, type BrokerReply, type FrameReader } from '../ipc.js';
+import { FrameRefused, LAUNCH, sendLast, START, STOP, type BrokerReply, type FrameReader, type StopReply } from '../ipc.js';
 import { encodeEnvironmentFile } from '../plan/environment.js';
-import { REQUEST_LIMITS, RequestError, sessionScope, validateRequest } from '../plan/plan.js';
+import { callerSlice, REQUEST_LIMITS, RequestError, sessionScope, validateRequest, validateStopRequest } from '../plan/plan.js';
 import type { Bus } from '../systemd/bus.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
-import { managerVersion, userManagerOf } from '../systemd/client.js';
+import { managerVersion, stopUnit, unitSlice, userManagerOf } from '../systemd/client.js';
 import { UnsafeValueError } from '../plan/unit-file.js';
 import { sessionOfPid, type LoginSession } from '../systemd/logind.js';
 import { randomHex } from '../random.js';
@@ -163,7 +163,15 @@ export async function serveLauncher(
   const deadline = setTimeout(() => sock.destroy(new Error('the front end did not ask for the start in time')), FRONT_END_TIMEOUT_MS);
   // Help, version, usage errors: the front end never says "launch", and the
   // broker never connects to the bus for it.
-  const intent = await frames.next(LAUNCH.length).catch(() => null);
+  const intent = await frames.next(Math.max(LAUNCH.length, STOP.length)).catch(() => null);
+  if (intent !== null && intent.toString() === STOP) {
+    try {
+      await serveStop(sock, frames, header, systemBus);
+    } finally {
+      clearTimeout(deadline);
+    }
+    return;
+  }
   if (intent === null || intent.toString() !== LAUNCH) {
     clearTimeout(deadline);
     return;
@@ -280,5 +288,67 @@ export async function serveLauncher(
   } finally {
     clearTimeout(deadline);
     if (envFile !== null) removeQuietly(envFile);
+  }
+}
+
+/** How long one stop request may take in all (within FRONT_END_TIMEOUT_MS, which closes the connection). */
+const STOP_BOUND_MS = 20_000;
+/** A stop request is a list of unit names: far below a launch's limit. */
+const MAX_STOP_REQUEST_BYTES = 64 * 1024;
+
+/**
+ * `ssc stop` of system-manager units: each one named is stopped only when it is
+ * in the caller's own slice (ssc-UID.slice, which only this broker puts units
+ * in), read from systemd just before the stop. Nothing else about the unit is
+ * taken from the caller; a unit of anyone else's, or none of ssc's, is refused.
+ */
+async function serveStop(sock: Socket, frames: FrameReader, header: HandoffHeader, systemBus: SharedSystemBus): Promise<void> {
+  const reply = (r: StopReply) => sendLast(sock, frames, JSON.stringify(r), FRONT_END_TIMEOUT_MS);
+  try {
+    const bytes = await frames.next(MAX_STOP_REQUEST_BYTES);
+    if (bytes === null) return;
+    let request;
+    try {
+      request = validateStopRequest(JSON.parse(bytes.toString('utf8')));
+    } catch (e) {
+      if (e instanceof RequestError || e instanceof SyntaxError) {
+        await reply({ ok: false, kind: 'request', message: e.message });
+        return;
+      }
+      throw e;
+    }
+    let bus: Bus;
+    try {
+      bus = await systemBus.get();
+    } catch (e) {
+      await reply({ ok: false, kind: 'bus', message: systemBusUnreachable(e) });
+      return;
+    }
+    const mine = callerSlice(header.ruid);
+    const units: { unit: string; stopped: boolean; message?: string }[] = [];
+    // All of it within the connection's own bound: a request of many units against a slow
+    // systemd holds the shared bus connection no longer than one launch may.
+    const until = Date.now() + STOP_BOUND_MS;
+    for (const unit of request.units) {
+      if (sock.destroyed || Date.now() > until) {
+        units.push({ unit, stopped: false, message: 'not tried: out of time' });
+        continue;
+      }
+      try {
+        const found = await withTimeout(unitSlice(bus, unit), LOGIND_TIMEOUT_MS, `systemd did not say where ${unit} is`);
+        if (found === null) units.push({ unit, stopped: false, message: 'no such unit' });
+        else if (found.slice !== mine) units.push({ unit, stopped: false, message: 'not yours' });
+        else {
+          await withTimeout(stopUnit(bus, unit), LOGIND_TIMEOUT_MS, `systemd did not take the stop of ${unit}`);
+          units.push({ unit, stopped: true });
+        }
+      } catch (e) {
+        units.push({ unit, stopped: false, message: (e as Error).message });
+      }
+    }
+    await reply({ ok: true, units });
+  } catch (e) {
+    const err = e as Error & { type?: string };
+    await reply({ ok: false, kind: 'internal', message: err.type ? `${err.type}: ${err.message}` : err.message }).catch(() => undefined);
   }
 }

@@ -6,7 +6,7 @@
  * caller.
  */
 import { BROKER_FD } from '../handoff.js';
-import { FrameReader, LAUNCH, send, socketOnFd, START, type BrokerReply } from '../ipc.js';
+import { FrameReader, LAUNCH, send, socketOnFd, START, STOP, type BrokerReply, type StopReply } from '../ipc.js';
 import { validateRequest, type LaunchRequest } from '../plan/plan.js';
 import { Bus } from '../systemd/bus.js';
 import { managerVersion } from '../systemd/client.js';
@@ -44,22 +44,47 @@ export async function brokerChannel(request: LaunchRequest): Promise<StartChanne
   return {
     async start(): Promise<BrokerReply> {
       if (unsent === null) await send(sock, START, { end: true }).catch(() => undefined);
-      // Every wait of the broker's is bounded; this bounds a broker that cannot start at all.
-      const timedOut = `the privileged helper did not answer within ${REPLY_TIMEOUT_MS / 1000} s (is ssc-broker.service failing? see journalctl -u ssc-broker.service)`;
-      const raw = await withTimeout(frames.next(REPLY_LIMIT), REPLY_TIMEOUT_MS, timedOut).catch((e: unknown) => {
-        if (e instanceof Error && e.message === timedOut) throw new ChannelError(timedOut);
-        return brokerGone(e);
-      });
-      if (raw === null) {
-        if (unsent !== null) return brokerGone(unsent);
-        throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
-      }
-      return JSON.parse(raw.toString('utf8')) as BrokerReply;
+      return JSON.parse(await brokerAnswer(frames, unsent)) as BrokerReply;
     },
     close(): void {
       sock.destroy();
     },
   };
+}
+
+/**
+ * `ssc stop` of system-manager units, through the root broker: it stops those
+ * in the caller's own slice and says which. The socket is left to end when the
+ * broker closes its side (never destroyed here while the process goes on).
+ */
+export async function brokerStop(units: readonly string[]): Promise<StopReply> {
+  const sock = socketOnFd(BROKER_FD);
+  const frames = new FrameReader(sock);
+  let unsent: unknown = null;
+  await send(sock, STOP)
+    .then(() => send(sock, JSON.stringify({ units }), { end: true }))
+    .catch((e: unknown) => {
+      unsent = e;
+    });
+  return JSON.parse(await brokerAnswer(frames, unsent)) as StopReply;
+}
+
+/**
+ * The broker's one answer. A broker that refused at accept (a cap, its own sandbox) answered and
+ * closed: a write to it failed (`unsent`), but its answer waits in the socket and is read first.
+ */
+async function brokerAnswer(frames: FrameReader, unsent: unknown): Promise<string> {
+  // Every wait of the broker's is bounded; this bounds a broker that cannot answer at all.
+  const timedOut = `the privileged helper did not answer within ${REPLY_TIMEOUT_MS / 1000} s (is ssc-broker.service failing? see journalctl -u ssc-broker.service)`;
+  const raw = await withTimeout(frames.next(REPLY_LIMIT), REPLY_TIMEOUT_MS, timedOut).catch((e: unknown) => {
+    if (e instanceof Error && e.message === timedOut) throw new ChannelError(timedOut);
+    return brokerGone(e);
+  });
+  if (raw === null) {
+    if (unsent !== null) return brokerGone(unsent);
+    throw new ChannelError('the privileged helper ended without an answer (is the installation intact?)');
+  }
+  return raw.toString('utf8');
 }
 
 /**

@@ -5,6 +5,7 @@ import { Variant } from 'dbus-next/lib/variant.js';
 import { BusError, type Bus, type Signal } from './bus.js';
 import {
   MANAGER_INTERFACE,
+  SCOPE_INTERFACE,
   SERVICE_INTERFACE,
   SYSTEMD_BUS_NAME,
   SYSTEMD_OBJECT_PATH,
@@ -217,4 +218,66 @@ export async function userManagerOf(bus: Bus, pid: number, uid: number): Promise
     bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'ActiveState']),
   ])) as [[unknown], [unknown]];
   return v(id) === name && v(state) === 'active' ? name : null;
+}
+
+export interface ListedUnit {
+  id: string;
+  description: string;
+  activeState: string;
+  subState: string;
+  path: string;
+}
+
+/** The loaded units in `states` whose names match one of the glob `patterns` (ListUnitsByPatterns, systemd ≥ 230). */
+export async function listUnits(bus: Bus, states: readonly string[], patterns: readonly string[]): Promise<ListedUnit[]> {
+  const [rows] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'ListUnitsByPatterns', [[...states], [...patterns]])) as [
+    unknown[][],
+  ];
+  return rows.map((r) => ({
+    id: String(r[0]),
+    description: String(r[1]),
+    activeState: String(r[3]),
+    subState: String(r[4]),
+    path: String(r[6]),
+  }));
+}
+
+/** One property of a unit's object. */
+export async function getProperty(bus: Bus, path: string, iface: string, name: string): Promise<unknown> {
+  const [value] = (await bus.call(SYSTEMD_BUS_NAME, path, 'Get', [iface, name])) as [unknown];
+  return v(value);
+}
+
+/** A loaded unit's object path; null when the manager has no unit of that name. */
+async function loadedUnit(bus: Bus, name: string): Promise<string | null> {
+  let path: unknown;
+  try {
+    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'GetUnit', [name]);
+  } catch (e) {
+    if (e instanceof BusError && e.type === 'org.freedesktop.systemd1.NoSuchUnit') return null;
+    throw e;
+  }
+  if (typeof path !== 'string')
+    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered GetUnit with ${JSON.stringify(path)}`);
+  return path;
+}
+
+/** A loaded unit's object path and slice; null when the manager has no unit of that name. */
+export async function unitSlice(bus: Bus, name: string): Promise<{ path: string; slice: string } | null> {
+  const path = await loadedUnit(bus, name);
+  if (path === null) return null;
+  const iface = name.endsWith('.scope') ? SCOPE_INTERFACE : SERVICE_INTERFACE;
+  return { path, slice: String(await getProperty(bus, path, iface, 'Slice')) };
+}
+
+/** Queue a stop of the unit (mode "replace", as systemctl stop does); the job's path. */
+export async function stopUnit(bus: Bus, name: string): Promise<string> {
+  const [job] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'StopUnit', [name, 'replace']);
+  return String(job);
+}
+
+/** A unit's ActiveState, or null when the manager has no unit of that name (collected). */
+export async function activeStateOf(bus: Bus, name: string): Promise<string | null> {
+  const path = await loadedUnit(bus, name);
+  return path === null ? null : String(await getProperty(bus, path, UNIT_INTERFACE, 'ActiveState'));
 }

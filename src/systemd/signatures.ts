@@ -11,6 +11,7 @@ export const SYSTEMD_OBJECT_PATH = '/org/freedesktop/systemd1';
 export const MANAGER_INTERFACE = 'org.freedesktop.systemd1.Manager';
 export const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
 export const SERVICE_INTERFACE = 'org.freedesktop.systemd1.Service';
+export const SCOPE_INTERFACE = 'org.freedesktop.systemd1.Scope';
 export const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 export const DBUS_NAME = 'org.freedesktop.DBus';
 export const DBUS_PATH = '/org/freedesktop/DBus';
@@ -33,7 +34,14 @@ export const METHODS = {
   GetNameOwner: { iface: DBUS_INTERFACE, in: 's', out: 's' },
   StartTransientUnit: { iface: MANAGER_INTERFACE, in: 'ssa(sv)a(sa(sv))', out: 'o' },
   GetUnit: { iface: MANAGER_INTERFACE, in: 's', out: 'o' },
+  /** (states, patterns) → (id, description, load, active, sub, following, path, job id, job type, job path) */
+  ListUnitsByPatterns: { iface: MANAGER_INTERFACE, in: 'asas', out: 'a(ssssssouso)' },
   GetUnitByPID: { iface: MANAGER_INTERFACE, in: 'u', out: 'o' },
+  StopUnit: { iface: MANAGER_INTERFACE, in: 'ss', out: 'o' },
+  StartUnit: { iface: MANAGER_INTERFACE, in: 'ss', out: 'o' },
+  /** The desktop's notification server (the notifier, on the user's session bus). */
+  Notify: { iface: 'org.freedesktop.Notifications', in: 'susssasa{sv}i', out: 'u' },
+  GetCapabilities: { iface: 'org.freedesktop.Notifications', in: '', out: 'as' },
   Unref: { iface: UNIT_INTERFACE, in: '', out: '' },
   Subscribe: { iface: MANAGER_INTERFACE, in: '', out: '' },
   GetAll: { iface: PROPERTIES_INTERFACE, in: 's', out: 'a{sv}' },

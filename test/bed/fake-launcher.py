@@ -23,6 +23,8 @@ MODE:
   stall          a correct hello and "launch", then nothing: prints "closed after N s" when the
                  broker gives up
   flood N        N connections in a row, each closed at once
+  stop ARG       a correct hello, then "stop" and the stop request ARG (JSON): prints the reply
+                 (what ssc stop's front end sends, for units the front end would never name)
 """
 import json, os, pwd, socket, struct, sys, time, fcntl, errno, signal
 
@@ -143,6 +145,11 @@ def main():
         except OSError:
             pass
         print('closed after %d s' % round(time.time() - t))
+        return
+    if mode == 'stop':
+        s.sendall(frame(b'stop') + frame(arg.encode()))
+        s.shutdown(socket.SHUT_WR)
+        print(json.dumps(read_reply(s)))
         return
     if mode == 'serve':
         s.sendall(frame(b'launch') + frame(b'not json') + frame(b'start'))
