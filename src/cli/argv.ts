@@ -11,7 +11,7 @@
 export class UsageError extends Error {}
 
 /** Options that take a value, by GNU name. */
-const VALUE_OPTIONS = new Set(['isolation', 'manager']);
+const VALUE_OPTIONS = new Set(['isolation', 'manager', 'name']);
 /** Boolean options, by GNU name; `tty` also has `--no-tty`. */
 const BOOLEAN_OPTIONS = new Set(['tty', 'wait', 'verbose', 'version', 'help', 'json', 'require-caps']);
 const SHORT: Record<string, string> = { h: 'help', V: 'version', v: 'verbose', w: 'wait', i: 'isolation' };

@@ -8,7 +8,17 @@ import { normalizeArgs, UsageError } from './argv.js';
 import { runCommand } from './commands/run.js';
 import { SscError, warn } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { readInvocation } from './invocation.js';
+import { readInvocation, type Invocation } from './invocation.js';
+
+/** The commands besides running a program, by the first argument; each loaded only when used. */
+const SUBCOMMANDS: Record<string, (inv: Invocation, setExit: (code: number) => void) => Promise<Command>> = {
+  desktop: async (inv) => (await import('./commands/desktop.js')).desktopCommand(inv),
+  ps: async (inv) => (await import('./commands/ps.js')).psCommand(inv),
+  list: async (inv) => (await import('./commands/ps.js')).psCommand(inv),
+  stop: async (inv) => (await import('./commands/stop.js')).stopCommand(inv),
+  logs: async (inv) => (await import('./commands/logs.js')).logsCommand(inv),
+  top: async (inv, setExit) => (await import('./commands/top.js')).topCommand(inv, setExit),
+};
 
 declare const SSC_VERSION: string | undefined;
 const VERSION = typeof SSC_VERSION === 'string' ? SSC_VERSION : '0.0.0-dev';
@@ -27,13 +37,15 @@ export async function main(): Promise<number> {
       writeErr: (s: string) => process.stderr.write(s),
       outputError: (s: string, write: (s: string) => void) => write(`ssc: ${s.replace(/^error: /, '').trimEnd()}\n`),
     };
-    // `ssc desktop ...` (a program named desktop: `ssc -- desktop`). Loaded only then.
-    if (args[0] === 'desktop') {
-      const { desktopCommand } = await import('./commands/desktop.js');
-      const desktop = new Command('ssc').exitOverride().configureOutput(output).addCommand(desktopCommand(inv));
-      for (const c of [desktop, ...desktop.commands, ...desktop.commands.flatMap((c) => c.commands)])
-        c.exitOverride().configureOutput(output);
-      await desktop.parseAsync(args, { from: 'user' });
+    // `ssc desktop ...`, `ssc ps` (programs of those names: `ssc -- desktop`). Loaded only then.
+    const sub = SUBCOMMANDS[args[0] ?? ''];
+    if (sub !== undefined) {
+      const top = new Command('ssc')
+        .exitOverride()
+        .configureOutput(output)
+        .addCommand(await sub(inv, (c) => (code = c)));
+      for (const c of [top, ...top.commands, ...top.commands.flatMap((c) => c.commands)]) c.exitOverride().configureOutput(output);
+      await top.parseAsync(args, { from: 'user' });
       return code;
     }
     const cmd = runCommand(inv, (c) => (code = c))

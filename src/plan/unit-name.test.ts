@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSscUnitName, programId, scopeName, serviceName, systemdEscape, unitObjectPath } from './unit-name.js';
+import { appNameProblem, isSscUnitName, programId, scopeName, serviceName, systemdEscape, unitObjectPath } from './unit-name.js';
 import { fuzzRuns } from '../fuzz-runs.js';
 
 const TAG = '0123456789abcdef';
@@ -54,5 +54,15 @@ describe('unitObjectPath', () => {
   it('escapes every byte outside [A-Za-z0-9], and a leading digit', () => {
     expect(unitObjectPath('ssc-1.service')).toBe('/org/freedesktop/systemd1/unit/ssc_2d1_2eservice');
     expect(unitObjectPath('1a.service')).toBe('/org/freedesktop/systemd1/unit/_31a_2eservice');
+  });
+});
+
+describe('--name: an app name of the caller', () => {
+  it('takes letters, digits and ":_.-", names the unit with it (escaped), and refuses the rest', () => {
+    expect(appNameProblem('web-2')).toBeNull();
+    expect(serviceName('web-2', '0123456789abcdef')).toBe('app-ssc-web\\x2d2@0123456789abcdef.service');
+    for (const bad of ['', 'a b', 'a/b', '.hidden', 'x'.repeat(65), 'caf\u00e9', 'a\nb', '-'.repeat(17), 'web.service', 'x.scope'])
+      expect(appNameProblem(bad)).not.toBeNull();
+    expect(appNameProblem('-'.repeat(16))).toBeNull();
   });
 });

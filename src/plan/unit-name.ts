@@ -47,6 +47,24 @@ export function programId(program: string): string {
   return id === '' ? 'program' : id;
 }
 
+/**
+ * An app name given with --name: what `ssc ps`, `ssc stop` and `ssc logs` call
+ * the app, in place of the program's file name. Letters, digits and ":_.-",
+ * not starting with "." (the characters a unit name keeps or escapes plainly),
+ * at most MAX_PROGRAM_PART; null when it is fine, else why not.
+ */
+export function appNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > MAX_PROGRAM_PART) return `an app name has 1 to ${MAX_PROGRAM_PART} characters`;
+  if (!/^[A-Za-z0-9:_.-]+$/.test(name)) return 'an app name has only letters, digits and the characters : _ . -';
+  if (name.startsWith('.')) return 'an app name does not start with "."';
+  // In the unit name each "-" becomes "\x2d": the escaped name must fit whole, or it would be cut.
+  if (systemdEscape(name).length > MAX_PROGRAM_PART)
+    return `an app name fits in ${MAX_PROGRAM_PART} characters once each "-" is written as \\x2d`;
+  // ssc stop and ssc logs take these for unit names.
+  if (/\.(service|scope)$/.test(name)) return 'an app name does not end in .service or .scope';
+  return null;
+}
+
 /** A random instance tag: 16 lowercase hex digits. */
 export function isRandomTag(tag: string): boolean {
   return /^[0-9a-f]{16}$/.test(tag);

@@ -23,8 +23,17 @@ profiles, but you can lift its caps yourself (systemctl --user set-property), so
 you from runaway apps, not an administrator's machine from you. ssc warns about a cap that
 would not be in effect there (cgroup v1, or a controller not delegated); --require-caps refuses.
 
+Your contained apps, their memory, caps, CPU and OOM kills: ssc ps (alias list; ssc ps --help).
+  e.g. ssc ps --json
+The same, live on a terminal: ssc top [--interval SECONDS] [--sort memory|cpu|name].
+  e.g. ssc top --sort cpu
+Stop one of them (yours only; both managers): ssc stop NAME|UNIT... [--all] [--signal SIG].
+  e.g. ssc stop firefox
+Their journal, as you: ssc logs NAME|UNIT [journalctl options].
+  e.g. ssc logs firefox -f
 Menus, docks and "Open with": ssc desktop add|remove|list|refresh (ssc desktop --help).
-A program named desktop: ssc -- desktop.`;
+  e.g. ssc desktop add firefox
+A program named desktop, ps, list, top, stop or logs: ssc -- ps.`;
 
 export function runCommand(inv: Invocation, setExit: (code: number) => void): Command {
   const profiles = PROFILE_NAMES.map((p) => `${p}: ${PROFILES[p].summary}`).join('; ');
@@ -36,6 +45,7 @@ export function runCommand(inv: Invocation, setExit: (code: number) => void): Co
     .option('--no-tty', 'GUI mode: start the program and return')
     .option('--wait', "wait for the program to end and exit with its status; stdin/stdout/stderr are ssc's own")
     .option('-v, --verbose', 'print the unit name')
+    .option('--name <name>', "what ssc ps, stop and logs call the app (letters, digits, ':_.-'); the program's file name by default")
     .addOption(
       new Option(
         '--manager <manager>',
@@ -61,6 +71,7 @@ export function runCommand(inv: Invocation, setExit: (code: number) => void): Co
           verbose?: boolean;
           manager?: 'system' | 'user';
           requireCaps?: boolean;
+          name?: string;
         },
       ) => {
         setExit(
@@ -73,6 +84,7 @@ export function runCommand(inv: Invocation, setExit: (code: number) => void): Co
               verbose: opts.verbose ?? false,
               manager: opts.manager,
               requireCaps: opts.requireCaps ?? false,
+              name: opts.name,
             },
             program,
             args,
