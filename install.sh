@@ -9,6 +9,9 @@
 #   UNITDIR/ssc-broker.socket   the root-only socket the launcher connects to,
 #   UNITDIR/ssc-broker.service  and the root broker systemd starts for it
 #   TMPFILESDIR/ssc.conf        sweeps leftovers of interrupted starts in /run/ssc
+#   USERUNITDIR/ssc-notify.service  the user unit ssc starts for desktop notifications
+#                               when a cap bites (PREFIX/lib/systemd/user, or
+#                               /etc/systemd/user for other prefixes; --userunitdir=)
 #
 # Only root, and with sudo the user who ran it, may be able to write this tree
 # or any directory above it; anything else is refused before anything changes.
@@ -24,12 +27,14 @@ prefix=/usr/local
 uninstall=0
 check_units=0
 unitdir=
+userunitdir=
 tmpfilesdir=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
 	--prefix=*) prefix=${1#--prefix=}; shift ;;
 	--unitdir=*) unitdir=${1#--unitdir=}; shift ;;
+	--userunitdir=*) userunitdir=${1#--userunitdir=}; shift ;;
 	--tmpfilesdir=*) tmpfilesdir=${1#--tmpfilesdir=}; shift ;;
 	--uninstall) uninstall=1; shift ;;
 	--check-units) check_units=1; shift ;;
@@ -97,9 +102,11 @@ prefix=${prefix%/}
 case "$prefix" in
 /usr | /usr/local)
 	: "${unitdir:=$prefix/lib/systemd/system}"
+	: "${userunitdir:=$prefix/lib/systemd/user}"
 	: "${tmpfilesdir:=$prefix/lib/tmpfiles.d}" ;;
 *)
 	: "${unitdir:=/etc/systemd/system}"
+	: "${userunitdir:=/etc/systemd/user}"
 	: "${tmpfilesdir:=/etc/tmpfiles.d}" ;;
 esac
 
@@ -267,9 +274,9 @@ fi
 
 # What the build made: root copies only files it has checked, never through a link.
 check_tree
-for f in dist/ssc.js dist/broker.js dist/load.cjs dist/make-code-cache.cjs dist/*.LEGAL.txt build/Release/ssc_native.node \
+for f in dist/ssc.js dist/broker.js dist/notify.js dist/load.cjs dist/make-code-cache.cjs dist/*.LEGAL.txt build/Release/ssc_native.node \
 	node_modules/usocket/build/Release/uwrap.node build/Release/ssc-tab build/Release/ssc-exec build/Release/ssc-launcher \
-	systemd/ssc.slice systemd/ssc-tmpfiles.conf; do
+	systemd/ssc.slice systemd/ssc-tmpfiles.conf systemd/ssc-notify.service.in; do
 	[ "$f" != 'dist/*.LEGAL.txt' ] || continue
 	if [ ! -f "$f" ] || [ -L "$f" ]; then die "$src/$f is missing or not a regular file"; fi
 done
@@ -278,14 +285,14 @@ done
 # across reinstalls so that --uninstall takes them away again.
 created=""
 [ -f "$manifest" ] && created=$(grep '^dir:' "$manifest" || true)
-for d in "$bindir" "$libdir" "$unitdir" "$tmpfilesdir"; do
+for d in "$bindir" "$libdir" "$unitdir" "$userunitdir" "$tmpfilesdir"; do
 	while [ ! -d "$d" ]; do
 		created="$created
 dir:$d"
 		d=$(dirname "$d")
 	done
 done
-install -d -o root -g root -m 0755 "$bindir" "$libdir" "$unitdir" "$tmpfilesdir"
+install -d -o root -g root -m 0755 "$bindir" "$libdir" "$unitdir" "$userunitdir" "$tmpfilesdir"
 installed=""
 # put SRC DEST MODE: copy to a temporary name beside DEST, set owner and mode, then rename over.
 put() {
@@ -354,6 +361,11 @@ put systemd/ssc-broker.socket "$unitdir/ssc-broker.socket" 0644
 sed -e "s|@NODE@|$node|g" -e "s|@LIBDIR@|$libdir|g" systemd/ssc-broker.service.in >"$libdir/ssc-broker.service.ssc-new"
 put "$libdir/ssc-broker.service.ssc-new" "$unitdir/ssc-broker.service" 0644
 rm -f "$libdir/ssc-broker.service.ssc-new"
+# The notifier: a user unit each user's manager starts when ssc asks it to (never enabled).
+put dist/notify.js "$libdir/notify.js" 0644
+sed -e "s|@NODE@|$node|g" -e "s|@LIBDIR@|$libdir|g" systemd/ssc-notify.service.in >"$libdir/ssc-notify.service.ssc-new"
+put "$libdir/ssc-notify.service.ssc-new" "$userunitdir/ssc-notify.service" 0644
+rm -f "$libdir/ssc-notify.service.ssc-new"
 
 write_manifest
 

@@ -69,7 +69,11 @@ const common = {
   external: ['x11'],
 };
 
-await build({ ...common, entryPoints: { ssc: 'src/entry/ssc.ts', broker: 'src/entry/broker.ts' }, outdir: 'dist' });
+await build({
+  ...common,
+  entryPoints: { ssc: 'src/entry/ssc.ts', broker: 'src/entry/broker.ts', notify: 'src/entry/notify.ts' },
+  outdir: 'dist',
+});
 // The installed entries (copies of load.js, run by the launcher) and install.sh's
 // code-cache maker: small, and nothing of the bundles' dependencies.
 await build({

@@ -7,17 +7,18 @@ import { isatty } from 'node:tty';
 import type { BrokerReply } from '../ipc.js';
 import { brokerChannel, ChannelError, userManagerChannel, type StartChannel } from '../start/channels.js';
 import { checkEnvironment, decodeUtf8 } from '../plan/environment.js';
-import { execBytes, SSC_SLICE, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
+import { callerSlice, execBytes, SSC_SLICE, UNIT_EXEC_LIMIT, type LaunchRequest } from '../plan/plan.js';
 import { PROFILES, type Profile, type ProfileName } from '../plan/profiles.js';
 import { checkProgramPath, checkWorkingDirectory, UnsafeValueError } from '../plan/unit-file.js';
 import { randomHex } from '../random.js';
-import { serviceName, unitObjectPath } from '../plan/unit-name.js';
+import { appNameProblem, serviceName, unitObjectPath } from '../plan/unit-name.js';
 import { systemBusUnreachable } from '../systemd/errors.js';
 import { errnoName } from './os-errors.js';
 import { CLD_EXITED, diedOfSignal, EXIT, exitCodeFor, signalName } from './exit-codes.js';
 import { SscError, warn } from './errors.js';
 import type { Invocation } from './invocation.js';
 import { endedBySigkill, killedForMemory, oomKillFile, readOomKills, watchOomKills, type OomWatch } from './oom.js';
+import { startNotifier } from './notifier.js';
 import { checkProgram } from './program-checks.js';
 import { resolveProgram } from './resolve.js';
 import { carrySessionFiles } from './session-files.js';
@@ -28,6 +29,8 @@ export interface LaunchOptions {
   isolation: ProfileName;
   /** 'system' (setuid, the default when privileged) or the caller's own 'user' manager (rootless). */
   manager?: 'system' | 'user';
+  /** What ssc ps/stop/logs call the app (its unit name's middle); the program's file name by default. */
+  name?: string;
   /** Refuse to start when a cap of the profile would not be in effect (user manager). */
   requireCaps?: boolean;
   /** true: terminal mode; false: GUI mode; undefined: terminal when stdin is a terminal. */
@@ -166,6 +169,8 @@ async function channelFor(manager: 'system' | 'user', inv: Invocation, opts: Lau
 }
 
 export async function launch(inv: Invocation, opts: LaunchOptions, program: string, args: string[]): Promise<number> {
+  const nameProblem = opts.name === undefined ? null : appNameProblem(opts.name);
+  if (nameProblem !== null) throw new SscError(EXIT.usage, `--name ${JSON.stringify(opts.name)}: ${nameProblem}`);
   const manager = chooseManager(inv, opts, program);
   const { cwd, vars } = checkPlace(inv);
   const execPath = findProgram(inv, opts, program, vars, cwd);
@@ -175,10 +180,12 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   const before = new Map(vars);
   for (const w of carrySessionFiles(vars, profile, inv.header.ruid)) warn(w);
   const { open, userBus } = await channelFor(manager, inv, opts, vars);
+  // Once the unit exists: the user's notifier, for a cap that bites later.
+  const notifier = () => startNotifier(vars, inv.header.ruid);
   if (terminal) {
     const { launchOnTerminal, withChanges } = await import('./terminal.js');
     const env = withChanges(inv.env, before, vars);
-    const t = { profile, execPath, program, args, cwd, env, verbose: opts.verbose, rootless: userBus !== null };
+    const t = { profile, execPath, program, args, cwd, env, verbose: opts.verbose, rootless: userBus !== null, notifier, name: opts.name };
     return launchOnTerminal(inv, t, open);
   }
   const size = execBytes([program, ...args], [...vars]);
@@ -190,7 +197,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
   const request: LaunchRequest = {
     kind: 'service',
     profile: opts.isolation,
-    unit: serviceName(execPath, randomHex(8)),
+    unit: serviceName(opts.name ?? execPath, randomHex(8)),
     execPath,
     argv: [program, ...args],
     cwd,
@@ -211,7 +218,7 @@ export async function launch(inv: Invocation, opts: LaunchOptions, program: stri
     );
     throw e;
   }
-  return startAndWatch(request, channel, watching, { opts, program, userBus });
+  return startAndWatch(request, channel, watching, { opts, program, userBus, notifier });
 }
 
 /**
@@ -224,7 +231,7 @@ async function startAndWatch(
   request: LaunchRequest,
   channel: StartChannel,
   watching: ReturnType<typeof openWatch> | null,
-  { opts, program, userBus }: { opts: LaunchOptions; program: string; userBus: string | null },
+  { opts, program, userBus, notifier }: { opts: LaunchOptions; program: string; userBus: string | null; notifier: () => Promise<void> },
 ): Promise<number> {
   const { unit } = request;
   const profile = PROFILES[opts.isolation];
@@ -243,6 +250,7 @@ async function startAndWatch(
     const reply = await channel.start();
     if (!reply.ok) failedStart(reply);
     if (opts.verbose) warn(`started ${unit}`);
+    await notifier();
     if (reply.ok && reply.controlGroup) await warnMissingCaps(profile, unit, reply.controlGroup);
     if (!watch) return EXIT.ok;
 
@@ -252,7 +260,12 @@ async function startAndWatch(
       forwarder?.setPid(pid);
     });
     // The unit's cgroup: where the plan put it (system manager), or as the user manager said.
-    const controlGroup = reply.ok && reply.controlGroup ? reply.controlGroup : userBus === null ? `/${SSC_SLICE}/${unit}` : null;
+    const controlGroup =
+      reply.ok && reply.controlGroup
+        ? reply.controlGroup
+        : userBus === null
+          ? `/${SSC_SLICE}/${callerSlice(process.getuid?.() ?? -1)}/${unit}`
+          : null;
     if (controlGroup !== null)
       oom = watchOomKills(
         oomKillFile(controlGroup),

@@ -53,7 +53,7 @@ function checkHelper(path: string, setuid = false): void {
 }
 
 /** Node leaves inherited descriptors (the hand-off memfd, the broker's socket) open across exec: close them there. */
-function closeStrayDescriptorsOnExec(): void {
+export function closeStrayDescriptorsOnExec(): void {
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
     if (fd <= 2) continue;
@@ -102,6 +102,10 @@ export interface TerminalLaunch {
   args: string[];
   cwd: string;
   verbose: boolean;
+  /** The app's name (--name), for the scope's name; the program's file name by default. */
+  name?: string;
+  /** Starts the user's notifier (notifier.ts), once the scope exists. */
+  notifier?: () => Promise<void>;
 }
 
 export async function launchOnTerminal(
@@ -120,7 +124,7 @@ export async function launchOnTerminal(
     );
   const privateTmp = withPrivateTmp ? ['--private-tmp', launcherPath()] : [];
   if (withPrivateTmp) checkHelper(launcherPath(), true);
-  const unit = scopeName(t.execPath, randomHex(8));
+  const unit = scopeName(t.name ?? t.execPath, randomHex(8));
   const channel = await broker({
     kind: 'scope',
     profile: t.profile.name,
@@ -139,6 +143,7 @@ export async function launchOnTerminal(
       reply.kind === 'start' ? `${reply.message}: result ${reply.result ?? 'unknown'}` : reply.message,
     );
   if (t.verbose) warn(`started ${unit}`);
+  await t.notifier?.();
 
   useNative(bundledNative());
   verifyDropped(inv.header);
