@@ -3,7 +3,7 @@
 # root on a machine with apt; otherwise lists them (the VM test bed then skips
 # with its reason, and the namespace test bed needs only what systemd brings).
 set -eu
-pkgs="systemd dbus dbus-user-session util-linux qemu-system-x86 debootstrap e2fsprogs clang-format tmux xvfb x11-utils xauth desktop-file-utils time valgrind libglib2.0-bin libgtk-3-bin"
+pkgs="systemd dbus dbus-user-session util-linux qemu-system-x86 debootstrap e2fsprogs clang-format tmux xvfb x11-utils xauth desktop-file-utils time valgrind libglib2.0-bin libgtk-3-bin dunst"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -29,11 +29,12 @@ set -euo pipefail
 # ---- what goes into the VM: extend here ------------------------------------
 # Installed with apt inside the debootstrapped minbase tree, the kernel too.
 # passwd/adduser: the tests' globalSetup makes users with useradd; xvfb,
-# x11-utils (xdpyinfo), xauth: the desktop-session test's X server and client.
+# x11-utils (xdpyinfo), xauth: the desktop-session test's X server and client;
+# dunst: the notification server of the notifier's test.
 # SSC_VM_EXTRA_PACKAGES adds packages without editing this file.
 SSC_VM_PACKAGES="linux-image-amd64 systemd systemd-sysv udev dbus dbus-user-session
   libpam-systemd login passwd adduser sudo procps util-linux kmod python3 tmux less vim-tiny
-  xvfb x11-utils xauth
+  xvfb x11-utils xauth dunst
   ${SSC_VM_EXTRA_PACKAGES:-}"
 SUITES="bookworm trixie"
 # -----------------------------------------------------------------------------

@@ -103,6 +103,7 @@ describe.skipIf(skip)(`install.sh${skip ? ` (skipped: ${skip})` : ''}`, () => {
       '/usr/local/lib',
       '/usr/local/lib/systemd',
       '/usr/local/lib/systemd/system',
+      '/usr/local/lib/systemd/user',
       '/usr/local/lib/tmpfiles.d',
     ])
       expect((await bed.run(['test', '-d', d])).code, d).toBe(created.has(d) ? 1 : 0);

@@ -128,42 +128,58 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
     expect(q.stderr).toMatch(/^ssc: the program's path "[^\n]*" contains a quote or a backslash[^\n]*\n$/);
   });
 
-  it('1. a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing', async () => {
+  // The session bus named in the caller's environment is theirs: the front end, already the caller,
+  // connects to it to start the notifier (src/cli/notifier.ts). Nothing as root ever does, and the
+  // system bus is only ever the fixed socket.
+  it('1. a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing; a fake session bus, nothing from root', async () => {
     const server = bed.run(
       [
         'python3',
         '-c',
         [
-          'import socket, os, sys',
-          "p='/home/sscalice/fake-bus'",
-          's=socket.socket(socket.AF_UNIX); s.bind(p); os.chmod(p, 0o777); s.listen(8); s.settimeout(3)',
+          'import socket, os, struct',
+          'socks = {}',
+          "for name in ('system', 'session'):",
+          "    p = '/home/sscalice/fake-' + name + '-bus'",
+          '    s = socket.socket(socket.AF_UNIX); s.bind(p); os.chmod(p, 0o777); s.listen(8); s.settimeout(0.2); socks[name] = s',
           "print('listening', flush=True)",
-          'n=0',
-          'try:',
-          '    while True: s.accept(); n+=1',
-          'except socket.timeout: pass',
-          "print('connections', n, flush=True)",
+          "seen = {'system': [], 'session': []}",
+          'import time',
+          'end = time.time() + 4',
+          'while time.time() < end:',
+          '    for name, s in socks.items():',
+          '        try:',
+          '            c, _ = s.accept()',
+          "            pid, uid, gid = struct.unpack('3i', c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))",
+          '            seen[name].append(uid); c.close()',
+          '        except socket.timeout: pass',
+          "print('system', len(seen['system']), 'session', len(seen['session']), 'session-root', seen['session'].count(0), flush=True)",
         ].join('\n'),
       ],
       { user: 'sscalice', timeoutMs: 20_000 },
     );
-    const up = await bed.sh('for i in $(seq 50); do [ -S /home/sscalice/fake-bus ] && exit 0; sleep 0.1; done; exit 1');
+    const up = await bed.sh('for i in $(seq 50); do [ -S /home/sscalice/fake-session-bus ] && exit 0; sleep 0.1; done; exit 1');
     expect(up.code).toBe(0);
     const r = await bed.run([SSC_BIN, '--no-tty', '--wait', 'true'], {
       user: 'sscalice',
-      env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus' },
+      env: {
+        DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-system-bus',
+        DBUS_SESSION_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-session-bus',
+      },
     });
     expect(r.code).toBe(0);
-    // The control: one client that does follow the variable is counted (the only connection).
+    // The control: one client that does follow the variable is counted (the only system connection).
     const follower = await bed.run(
       ['busctl', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetId', '--timeout=1'],
       {
         user: 'sscalice',
-        env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-bus' },
+        env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/home/sscalice/fake-system-bus' },
       },
     );
     expect(follower.code).not.toBe(0); // the fake bus never answers
-    expect((await server).stdout).toContain('connections 1');
+    const counts = (await server).stdout;
+    expect(counts).toMatch(/^system 1 session [1-9]\d* session-root 0$/m);
+    await bed.run(['rm', '-f', '/home/sscalice/fake-system-bus', '/home/sscalice/fake-session-bus']);
   });
 
   /** Runs root-bus-fds.py's scan of sscalice's processes around `during`; its JSON when stopped. */

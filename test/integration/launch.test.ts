@@ -22,10 +22,10 @@ describe.skipIf(skip)(`launching as an unprivileged user through the installed s
     expect(r.stdout).toMatch(new RegExp(`^uid=${alice.uid}\\(sscalice\\) gid=${alice.gid}\\(sscalice\\) groups=.*2100\\(sscshared\\)`));
   });
 
-  it('puts the program in a transient app-ssc-…@….service unit in ssc.slice', async () => {
+  it("puts the program in a transient app-ssc-…@….service unit in the caller's own slice of ssc.slice", async () => {
     const r = await ssc(['--no-tty', '--wait', 'cat', '/proc/self/cgroup']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ssc\.slice\/app-ssc-cat@[0-9a-f]{16}\.service/);
+    expect(r.stdout).toMatch(new RegExp(`ssc\\.slice/ssc-${alice.uid}\\.slice/app-ssc-cat@[0-9a-f]{16}\\.service`));
   });
 
   it('in GUI mode starts the program, prints nothing and returns at once', async () => {
@@ -37,7 +37,7 @@ describe.skipIf(skip)(`launching as an unprivileged user through the installed s
     const show = await bed.run(['systemctl', 'show', '-p', 'User', '-p', 'Group', '-p', 'Slice', '-p', 'Description', unit]);
     expect(show.stdout).toContain(`User=${alice.uid}\n`);
     expect(show.stdout).toContain(`Group=${alice.gid}\n`);
-    expect(show.stdout).toContain('Slice=ssc.slice\n');
+    expect(show.stdout).toContain(`Slice=ssc-${alice.uid}.slice\n`);
     expect(show.stdout).toContain('Description=sleep (ssc strict)\n');
     await bed.run(['systemctl', 'stop', unit]);
   });

@@ -110,7 +110,7 @@ describe.skipIf(swapSkip)(`with swap, the memory cap still ends a runaway instea
       [
         `slice=${SLICE}; i=0`,
         'while :; do',
-        '  for d in "$slice"/app-ssc-python3@*.service; do [ -d "$d" ] && break 2; done',
+        '  for d in "$slice"/ssc-*.slice/app-ssc-python3@*.service; do [ -d "$d" ] && break 2; done',
         '  i=$((i + 1)); [ $i -gt 600 ] && exit 3; sleep 0.05',
         'done',
         'read up _ </proc/uptime; echo "trace $up the unit\'s cgroup is there"',

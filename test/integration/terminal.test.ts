@@ -93,7 +93,7 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       const unit = await scopeOf(s);
       const props = await systemctlShow(bed, unit, ['ActiveState', 'Slice', 'MemoryMax', 'CPUQuotaPerSecUSec', 'Description']);
       expect(props.ActiveState).toBe('active');
-      expect(props.Slice).toBe('ssc.slice');
+      expect(props.Slice).toBe(`ssc-${alice.uid}.slice`);
       expect(props.MemoryMax).toMatch(/^\d+$/);
       expect(props.CPUQuotaPerSecUSec).toBe(profile === 'strict' ? `${Math.max(1, cores - 1)}s` : 'infinity');
       expect(props.Description).toBe(`bash (ssc ${profile}, terminal)`);
@@ -272,7 +272,7 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       ...command,
     ];
 
-    it('is refused outside an ssc scope, and in a scope of that name outside ssc.slice', async () => {
+    it("is refused outside an ssc scope, and in a scope of that name outside the caller's own slice of ssc.slice", async () => {
       const plain = await bed.run(['bash', '-c', `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`], { user: 'sscalice' });
       expect(plain.code).toBe(125);
       expect(plain.stdout).toBe('');
@@ -282,6 +282,18 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       );
       expect(elsewhere.code).toBe(125);
       expect(elsewhere.stderr).toMatch(/only made for a process in an ssc scope/);
+      // In ssc.slice but in another user's slice (bob's, or the old shared level): refused too; the
+      // tests below show the same in alice's own slice running.
+      for (const [slice, tag] of [
+        [`--slice=ssc-${TEST_USERS.sscbob.uid}`, 'b8'],
+        ['--slice=ssc', 'b9'],
+      ] as const) {
+        const theirs = await bed.run(
+          inScope(`app-ssc-id-00000000000000${tag}.scope`, [slice], ['bash', '-c', `exec -a ssc-private-tmp ${SSC_BIN} /usr/bin/id id`]),
+        );
+        expect(theirs).toMatchObject({ code: 125, stdout: '' });
+        expect(theirs.stderr).toMatch(/only made for a process in an ssc scope/);
+      }
     });
 
     it('ssc-tab ends what is left in its scope only when the scope is an ssc one', async () => {
@@ -309,7 +321,11 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       await bed.run(['chown', 'sscalice', '/var/tmp']);
       try {
         const r = await bed.run(
-          inScope('app-ssc-sh-00000000000000b4.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', 'echo ran']),
+          inScope(
+            'app-ssc-sh-00000000000000b4.scope',
+            [`--slice=ssc-${alice.uid}`],
+            [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', 'echo ran'],
+          ),
         );
         expect(r.stdout).toBe('');
         expect(r.stderr).toBe('ssc: /var/tmp is not a root-owned directory\n');
@@ -319,14 +335,22 @@ describe.skipIf(skip)(`terminal mode through a real terminal (tmux)${skip ? ` (s
       }
       // The control: root's again, the same tab runs.
       const ok = await bed.run(
-        inScope('app-ssc-sh-00000000000000b5.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', 'echo ran']),
+        inScope(
+          'app-ssc-sh-00000000000000b5.scope',
+          [`--slice=ssc-${alice.uid}`],
+          [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', 'echo ran'],
+        ),
       );
       expect(ok).toMatchObject({ code: 0, stdout: 'ran\n' });
     });
 
     it("in an ssc scope: the caller's ids, no_new_privs, an empty nosuid tmpfs on /tmp, the environment byte-exact, no stray fds", async () => {
       const r = await bed.run(
-        inScope('app-ssc-sh-00000000000000b2.scope', ['--slice=ssc'], [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', REPORT]),
+        inScope(
+          'app-ssc-sh-00000000000000b2.scope',
+          [`--slice=ssc-${alice.uid}`],
+          [TAB, '--private-tmp', SSC_BIN, '/bin/sh', 'sh', '-c', REPORT],
+        ),
         { env: { MYVAR: 'a=b "c" $d\nline2', TMPDIR: '/var/tmp/mine', LD_LIBRARY_PATH: '/nowhere' } },
       );
       expect(r.stderr).toBe('');
