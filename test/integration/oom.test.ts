@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bed } from '../bed/bed.js';
 import { bedCgroup, bedSkipReason, getBed } from '../bed/index.js';
 import { Tmux } from '../bed/tmux.js';
-import { SSC_BIN } from '../bed/users.js';
+import { SSC_BIN, TEST_USERS } from '../bed/users.js';
 
 const skip = bedSkipReason();
 const HOME = '/home/sscalice';
@@ -63,9 +63,16 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
     expect(r.stderr).toBe('');
   });
 
+  // The waiting app is sscbob's and the cap that bites is sscalice's own slice (ssc-UID.slice): each
+  // user's slice is its own OOM domain, so bob's app can only die of the SIGKILL it sends itself
+  // (under the shared cap of ssc.slice the kernel once took a process of it as a second victim
+  // while python3 still gave its memory back, Debian 13 VM).
   it("a program killed by SIGKILL while another app is killed for memory is not called out of memory: its unit's own count says", async () => {
-    const go = `${HOME}/oom-go`;
-    await bed.run(['rm', '-f', go]);
+    const go = `/home/sscbob/oom-go`;
+    const hogGo = `${HOME}/oom-hog-go`;
+    const aliceSlice = `ssc-${TEST_USERS.sscalice.uid}.slice`;
+    await bed.run(['rm', '-f', go, hogGo]);
+    await capsFor('ssc.slice', '512M');
     const waiting = bed.run(
       [
         SSC_BIN,
@@ -76,11 +83,25 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
         '-c',
         `echo up; while [ ! -e ${go} ]; do sleep 0.05; done; kill -KILL $$`,
       ],
-      { user: 'sscalice' },
+      { user: 'sscbob' },
     );
     try {
       const before = await vmstatOomKills();
-      const hog = await bed.run([SSC_BIN, '--no-tty', '--wait', 'python3', '-c', 'b = bytearray(400 << 20)'], { user: 'sscalice' });
+      const hogRun = bed.run(
+        [SSC_BIN, '--no-tty', '--wait', 'python3', '-c', `import os,sys,time; [time.sleep(0.05) for _ in iter(lambda: os.path.exists(sys.argv[1]), True)]; b = bytearray(400 << 20)`, hogGo],
+        { user: 'sscalice' },
+      ); // prettier-ignore
+      let loaded = '';
+      for (let i = 0; i < 200 && loaded !== 'loaded'; i++) {
+        loaded = (await bed.run(['systemctl', 'show', '-p', 'LoadState', '--value', aliceSlice])).stdout.trim();
+        if (loaded !== 'loaded' || (await bed.run(['systemctl', 'list-units', '--no-legend', 'app-ssc-python3@*'])).stdout === '') {
+          loaded = '';
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      await capsFor(aliceSlice, '64M');
+      await bed.run(['touch', hogGo], { user: 'sscalice' });
+      const hog = await hogRun;
       expect(hog.code).toBe(137);
       expect(hog.stderr).toMatch(/^ssc: python3 was killed: out of memory/);
       // The control: the kernel's counter rose meanwhile, which is all ssc went by before (and still
@@ -88,32 +109,53 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
       expect(await vmstatOomKills()).toBeGreaterThan(before);
       await new Promise((r) => setTimeout(r, 600));
     } finally {
-      await bed.run(['touch', go], { user: 'sscalice' });
+      await bed.run(['touch', go], { user: 'sscbob' });
     }
     const r = await waiting;
-    await bed.run(['rm', '-f', go]);
+    await bed.run(['rm', '-f', go, hogGo]);
+    await bed.run(['systemctl', 'revert', aliceSlice]);
+    await capsFor('ssc.slice', '64M');
     expect(r).toMatchObject({ code: 137, stdout: 'up\n', stderr: '' });
   });
 
   // The cap that bites is the tab's own, set on its scope: under the shared 64 MiB of the slice, what
   // earlier units left charged to it (page cache moves up to the slice when their cgroup goes) once
   // made the kernel take the shell as a second victim (Debian 12 VM, full run; README).
+  // Under emulation the kernel has also taken the shell, as a second victim within the scope's cap
+  // while python3 still gave its memory back (Debian 13 VM, ci-27: "ssc-tab invoked oom-killer"
+  // 7 ms after the first kill): what ssc and the scope do about one kill is what is tested, so such a
+  // run is tried again, in a new tab, at most twice, and shown if it fails.
   it('a terminal tab loses only the command the kernel killed: the shell goes on in its scope, and the tab says so', async () => {
     const tmux = new Tmux(bed, 'sscalice');
     try {
-      await tmux.start('o', `${SSC_BIN} -isolation=relaxed /bin/bash -i`, { width: 120, height: 30 });
-      await tmux.waitFor('o', /[$] *$/m);
-      await tmux.line('o', 'echo "CG:$(grep -o "app-ssc-bash-[0-9a-f]*\\.scope" /proc/self/cgroup | tail -1)"');
-      const scope = /^CG:(app-ssc-bash-[0-9a-f]{16}\.scope)/m.exec(await tmux.waitFor('o', /^CG:app-ssc.*$/m))?.[1] as string;
-      expect(scope).toBeDefined();
-      await capsFor(scope, '64M');
-      await capsFor('ssc.slice', '512M');
-      await tmux.line('o', `${HOG}; echo "STATUS:$?"`);
-      await tmux.waitFor('o', /^STATUS:137$/m, 60_000).catch(async (e: Error) => {
-        throw new Error(`${e.message}\nthe kernel's log of it:\n${await kernelOomLog()}`);
-      });
-      // Said as soon as ssc-tab reads the count: at once on v2, within 250 ms on v1 (after the prompt, then).
-      await tmux.waitFor('o', /ssc: a process of \/bin\/bash was killed for memory \(1 so far\)$/m);
+      let scope = '';
+      let failure = '';
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const tab = `o${attempt}`;
+        await tmux.start(tab, `${SSC_BIN} -isolation=relaxed /bin/bash -i`, { width: 120, height: 30 });
+        await tmux.waitFor(tab, /[$] *$/m);
+        await tmux.line(tab, 'echo "CG:$(grep -o "app-ssc-bash-[0-9a-f]*\\.scope" /proc/self/cgroup | tail -1)"');
+        scope = /^CG:(app-ssc-bash-[0-9a-f]{16}\.scope)/m.exec(await tmux.waitFor(tab, /^CG:app-ssc.*$/m))?.[1] as string;
+        expect(scope).toBeDefined();
+        await capsFor(scope, '64M');
+        await capsFor('ssc.slice', '512M');
+        const before = await vmstatOomKills();
+        await tmux.line(tab, `${HOG}; echo "STATUS:$?"`);
+        const done = await tmux.waitFor(tab, /^STATUS:137$/m, 60_000).then(
+          () => '',
+          async (e: Error) => `${e.message}\nthe kernel's log of it:\n${await kernelOomLog()}`,
+        );
+        if (done === '') {
+          // Said as soon as ssc-tab reads the count: at once on v2, within 250 ms on v1 (after the prompt, then).
+          await tmux.waitFor(tab, /ssc: a process of \/bin\/bash was killed for memory \(1 so far\)$/m);
+          failure = '';
+          break;
+        }
+        failure = done;
+        // Only a run where the kernel killed more than the one process is tried again.
+        if ((await vmstatOomKills()) - before < 2) break;
+      }
+      if (failure !== '') throw new Error(failure);
       const state = await bed.run(['systemctl', 'show', '-p', 'ActiveState', '-p', 'OOMPolicy', '-p', 'MemoryMax', scope]);
       expect(state.stdout).toMatch(/^ActiveState=active$/m);
       expect(state.stdout).toMatch(/^OOMPolicy=continue$/m);
@@ -122,21 +164,44 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
       await tmux.killServer();
       await capsFor('ssc.slice', '64M');
     }
-  }, 90_000);
+  }, 240_000);
 
+  // As in the test before, the cap that bites is the tab's own scope's: what earlier units left
+  // charged to the shared 64 MiB of the slice made the kernel take ssc-tab as well as python3 in the
+  // Debian 12 VM's full run (landing CI of 83a3212, all three tries). So python3 waits for a file
+  // until its scope is capped, and the slice has room.
   it("a tab's program killed for memory is named on the terminal; one killed by SIGKILL for another reason is not", async () => {
     const tmux = new Tmux(bed, 'sscalice');
+    const go = `${HOME}/oom-tab-go`;
+    const gatedHog = `python3 -c "import os,sys,time; [time.sleep(0.05) for _ in iter(lambda: os.path.exists(sys.argv[1]), True)]; b = bytearray(400 << 20)" ${go}`;
+    const tried: string[] = [];
+    const scopeNow = async () =>
+      (await bed.run(['systemctl', 'list-units', '--no-legend', '--plain', 'app-ssc-python3-*.scope'])).stdout
+        .split('\n')
+        .map((line) => line.split(' ')[0] ?? '')
+        .find((unit) => unit.endsWith('.scope') && !tried.includes(unit)) ?? '';
     try {
+      await capsFor('ssc.slice', '512M');
       // Under emulation the kernel has been seen to take ssc-tab too, as a second victim while python
       // still gave its memory back (the shell then says "Killed"): what ssc says of one kill is
       // what is tested, so such a run is tried again, at most twice, and shown if it fails.
       let screen = '';
       for (let attempt = 0; attempt < 3; attempt++) {
+        await bed.run(['rm', '-f', go]);
         const before = await vmstatOomKills();
-        await tmux.start(`p${attempt}`, `sh -c '${SSC_BIN} -isolation=relaxed ${HOG}; echo "STATUS:$?"; sleep 300'`, {
+        await tmux.start(`p${attempt}`, `sh -c '${SSC_BIN} -isolation=relaxed ${gatedHog}; echo "STATUS:$?"; sleep 300'`, {
           width: 120,
           height: 30,
         });
+        let scope = '';
+        for (let i = 0; i < 200 && !scope.endsWith('.scope'); i++) {
+          scope = await scopeNow();
+          if (!scope.endsWith('.scope')) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(scope).toMatch(/^app-ssc-python3-[0-9a-f]{16}\.scope$/);
+        tried.push(scope);
+        await capsFor(scope, '64M');
+        await bed.run(['touch', go], { user: 'sscalice' });
         screen = await tmux.waitFor(`p${attempt}`, /^STATUS:\d+$/m, 60_000);
         if ((await vmstatOomKills()) - before === 1) break;
         screen += `\n(the kernel killed more than one process; its log:)\n${await kernelOomLog()}`;
@@ -151,6 +216,8 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
       expect(plain.trim()).toBe('STATUS:137');
     } finally {
       await tmux.killServer();
+      await bed.run(['rm', '-f', go]);
+      await capsFor('ssc.slice', '64M');
     }
   }, 240_000);
 });
