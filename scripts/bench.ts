@@ -17,6 +17,7 @@
  * Figures, not pass/fail: targets live here, never in timed tests.
  */
 import type { Bed } from '../test/bed/bed.js';
+import { startUserManager } from '../test/bed/index.js';
 import { bootNamespaceBed } from '../test/bed/namespace.js';
 import { REPO_ROOT } from '../test/bed/local.js';
 import { TEST_USERS } from '../test/bed/users.js';
@@ -66,6 +67,30 @@ async function terminalFigures(bed: Bed, uid: number, gid: number): Promise<void
   }
 }
 
+/** ssc ps's latency with 20 apps, ssc top's and the notifier's CPU use (scripts/bench-status.sh). */
+async function statusFigures(bed: Bed): Promise<void> {
+  await startUserManager(bed, TEST_USERS.sscalice);
+  const r = await bed.run(['sh', `${REPO_ROOT}/scripts/bench-status.sh`, 'sscalice', '20', '40'], { timeoutMs: 600_000 });
+  if (r.code !== 0) throw new Error(`status harness failed: ${r.stderr}`);
+  const f = JSON.parse(r.stdout) as {
+    ps_ms: number[];
+    listed: number;
+    window_s: number;
+    top_cpu_pct: number;
+    notifier_cpu_pct: number;
+    notifier_rss_kib: number;
+  };
+  console.log(`
+ssc ps, ssc top and the notifier with ${f.listed} apps (namespace test bed, ${booted.cgroup}):`);
+  console.log(
+    `ssc ps: median ${median(f.ps_ms)} ms, min ${Math.min(...f.ps_ms)}, max ${Math.max(...f.ps_ms)} (${f.ps_ms.length} runs; 100 ms of it the CPU sample)`,
+  );
+  console.log(`ssc top -d 2: ${f.top_cpu_pct.toFixed(2)}% of one core over ${f.window_s} s (target <= 1%)`);
+  console.log(
+    `notifier: ${(f.notifier_rss_kib / 1024).toFixed(1)} MiB resident, ${f.notifier_cpu_pct.toFixed(2)}% of one core over the same ${f.window_s} s`,
+  );
+}
+
 const booted = await bootNamespaceBed({ log: (m) => console.error(m) });
 try {
   const alice = TEST_USERS.sscalice;
@@ -106,6 +131,7 @@ try {
   );
   console.log(`ssc's own cost over that floor: ${(median(res.ssc.ms) - same).toFixed(1)} ms`);
   await terminalFigures(booted.bed, alice.uid, alice.gid);
+  await statusFigures(booted.bed);
   console.log(`peak RSS ssc / node: ${(median(res.ssc.rssKiB) / median(res.node.rssKiB)).toFixed(2)} (target <= 1.30)`);
 } finally {
   await booted.stop();
