@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KillTracker, notificationText, RateLimit, type KillEvent } from './events.js';
 import { appDirs, readApp, type AppDir, type CgroupFs, type Reading } from './scan.js';
+import { bodyFor } from './watcher.js';
 
 const app: AppDir = {
   dir: '/sys/fs/cgroup/ssc.slice/ssc-1000.slice/app-ssc-firefox@0123456789abcdef.service',
@@ -88,6 +89,28 @@ describe('the notifier: which kills to tell', () => {
     expect(notificationText({ ...base, kills: 2, total: 3, cap: 2, capBytes: 8 * 2 ** 30, capName: 'ssc.slice' }).body).toBe(
       `The kernel killed 2 processes of firefox (${app.unit}, system manager): it reached the cap all contained apps share (ssc.slice, 8G), having used 1.5G. 3 so far.`,
     );
+  });
+
+  it('shows a hostile name as ps does, and escapes markup where the server reads it', () => {
+    const base = {
+      unit: app.unit,
+      manager: 'user',
+      kills: 1,
+      total: 1,
+      usedBytes: null,
+      cap: null,
+      capBytes: null,
+      capName: null,
+    } as const;
+    // A downloaded file's name: a newline, a bidi override that would turn "exe.txt" around, a zero-width space, markup.
+    const { summary, body } = notificationText({ ...base, name: 'a\nb\u202etxt.exe\u200b<a href="x">' });
+    expect(summary).toBe('a\\x0ab\\u202etxt.exe\\u200b<a href="x">: a process killed for memory');
+    expect(`${summary}${body}`).not.toMatch(/[\n\u202e\u200b]/);
+    expect(bodyFor(body, true)).toContain('\\u200b&lt;a href="x"&gt; (');
+    expect(bodyFor(body, true)).not.toMatch(/[<>]/);
+    // The control: a server without body-markup shows the text as it is.
+    expect(bodyFor(body, false)).toBe(body);
+    expect(body).toContain('<a href="x">');
   });
 });
 

@@ -3,7 +3,7 @@
  * OOM killer since the last reading, which cap bit, and how often the user
  * hears of it. Pure.
  */
-import { humanBytes } from '../status/figures.js';
+import { humanBytes, printable } from '../status/figures.js';
 import type { AppDir, Reading } from './scan.js';
 
 export interface KillEvent {
@@ -129,8 +129,10 @@ export class RateLimit {
 
 /** The notification's summary and body. */
 export function notificationText(e: KillEvent): { summary: string; body: string } {
+  // The name comes from a file name the user may not have chosen (a download): shown as ps shows it.
+  const name = printable(e.name);
   const what = e.kills === 1 ? 'a process' : `${e.kills} processes`;
-  const summary = `${e.name}: ${what} killed for memory`;
+  const summary = `${name}: ${what} killed for memory`;
   let cap: string;
   if (e.cap === 0) cap = `it reached its own memory cap${e.capBytes === null ? '' : ` of ${humanBytes(e.capBytes)}`}`;
   else if (e.cap !== null) {
@@ -145,6 +147,6 @@ export function notificationText(e: KillEvent): { summary: string; body: string 
   const used = e.usedBytes === null ? '' : `, having used ${humanBytes(e.usedBytes)}`;
   return {
     summary,
-    body: `The kernel killed ${what} of ${e.name} (${e.unit}, ${e.manager} manager): ${cap}${used}. ${e.total} so far.`,
+    body: `The kernel killed ${what} of ${name} (${e.unit}, ${e.manager} manager): ${cap}${used}. ${e.total} so far.`,
   };
 }

@@ -133,6 +133,15 @@ describe('ssc ps figures', () => {
     expect(printable('a\x9bb')).toBe('a\\x9bb');
   });
 
+  it('escapes bidi overrides, zero-width and separator characters, so that no name reorders or hides part of a row', () => {
+    // U+202E turns what follows around on screen; U+2066 opens an isolate; U+200B and U+FEFF are invisible.
+    expect(printable('bob\u202e\u2066x\u200b\ufeff\u2028y')).toBe('bob\\u202e\\u2066x\\u200b\\ufeff\\u2028y');
+    const text = formatTable([app({ name: 'evil\u202eroot' })]);
+    expect(text).not.toMatch(/[\u202e]/);
+    // The control: ordinary non-ASCII names stay as they are.
+    expect(printable('éditeur 😀 日本')).toBe('éditeur 😀 日本');
+  });
+
   it('sorts by memory or CPU, largest first, then by name', () => {
     const a = app({ name: 'a', memoryBytes: 1, cpuPercent: 9 });
     const b = app({ name: 'b', memoryBytes: 5, cpuPercent: 1 });

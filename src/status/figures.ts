@@ -167,9 +167,16 @@ export function formatTable(apps: readonly AppFigures[], now = new Date()): stri
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ')).join('\n') + '\n';
 }
 
-/** Control characters (C0, DEL, C1) as \xNN. */
+/**
+ * Control characters (C0, DEL, C1) as \xNN; format characters (bidi overrides and isolates,
+ * zero-width ones) and the line and paragraph separators as \uNNNN: none of them can then move
+ * the cursor, reorder a row on screen or hide part of a name.
+ */
 export function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.replace(/[\x00-\x1f\x7f-\x9f]|[\p{Cf}\u2028\u2029]/gu, (c) => {
+    const code = c.codePointAt(0) as number;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 export type SortKey = 'memory' | 'cpu' | 'name';
