@@ -8,7 +8,7 @@
  * can lift their own limits (`systemctl --user set-property`): it protects the
  * user from runaway apps, not an administrator's machine from the user.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Profile } from '../plan/profiles.js';
 
 /** The session bus: $DBUS_SESSION_BUS_ADDRESS when it is a unix: address, else $XDG_RUNTIME_DIR/bus. Null: none. */
@@ -42,6 +42,8 @@ export interface CgroupView {
   /** Contents of a file under /sys/fs/cgroup, or null. */
   read(path: string): string | null;
   exists(path: string): boolean;
+  /** The names in a directory under /sys/fs/cgroup, or none. */
+  list?(path: string): string[];
 }
 
 export const realCgroups: CgroupView = {
@@ -53,6 +55,13 @@ export const realCgroups: CgroupView = {
     }
   },
   exists: existsSync,
+  list: (p) => {
+    try {
+      return readdirSync(p);
+    } catch {
+      return [];
+    }
+  },
 };
 
 /**

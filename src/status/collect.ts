@@ -7,14 +7,17 @@
  * every unit is its user's.
  */
 import type { CgroupView } from '../cli/user-manager.js';
-import type { Bus } from '../systemd/bus.js';
-import { getProperty, listUnits, type ListedUnit } from '../systemd/client.js';
+import { BusError, type Bus } from '../systemd/bus.js';
+import { getProperty, listUnits, listUnitsByNames, type ListedUnit } from '../systemd/client.js';
 import { SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE } from '../systemd/signatures.js';
 import { appName, cpuPercent, figure, numberFrom, oomKillsFrom, profileOf, sliceOwner, swapFrom, type AppFigures } from './figures.js';
 
 /** Units in these states are shown: an app that is there, starting or ending. */
 const SHOWN_STATES = ['active', 'activating', 'deactivating', 'reloading'];
 const PATTERNS = ['app-ssc-*.service', 'app-ssc-*.scope'];
+const OWN_UNIT = /^app-ssc-[^/]+\.(service|scope)$/;
+/** Errors of a unit that went away between the listing and the reading. */
+const GONE = ['org.freedesktop.DBus.Error.UnknownObject', 'org.freedesktop.systemd1.NoSuchUnit', 'org.freedesktop.systemd1.LoadFailed'];
 
 export interface Who {
   manager: 'system' | 'user';
@@ -119,8 +122,10 @@ async function readUnit(
       // A unit still starting has no cgroup or start time yet: read again next time.
       if (fixed.controlGroup !== '' && fixed.started !== null) cache.set(path, fixed);
     }
-  } catch {
-    return null;
+  } catch (e) {
+    // Gone between the listing and the reading; anything else is said, not taken for "no such app".
+    if (e instanceof BusError && GONE.includes(e.type)) return null;
+    throw e;
   }
   let uid: number | null;
   if (who.manager === 'user') uid = who.uid;
@@ -148,6 +153,22 @@ async function readUnit(
 }
 
 /**
+ * The units to read. A caller's own in the system manager are found by their
+ * slice's cgroup directory, which only PID 1 makes: what this costs is bounded
+ * by their own apps, however many other users run (a listing of everyone's,
+ * then 4 reads each, made one user's thousand apps slow everyone's ps and top,
+ * and could put ssc stop past the broker's deadline). The slice is checked
+ * again from systemd's own record (readUnit).
+ */
+async function unitsOf(bus: Bus, who: Who, cg: CgroupView, unified: boolean): Promise<ListedUnit[]> {
+  if (who.manager === 'user' || who.all) return listUnits(bus, SHOWN_STATES, PATTERNS);
+  const dir = `/sys/fs/cgroup${unified ? '' : '/systemd'}/ssc.slice/ssc-${who.uid}.slice`;
+  const names = (cg.list?.(dir) ?? []).filter((n) => OWN_UNIT.test(n));
+  if (names.length === 0) return [];
+  return (await listUnitsByNames(bus, names)).filter((u) => SHOWN_STATES.includes(u.activeState));
+}
+
+/**
  * The caller's apps in this manager, with CPU use over `sampleMs` (two
  * readings of CPUUsageNSec; 0: none taken).
  */
@@ -158,10 +179,10 @@ export async function collectApps(
   sampleMs: number,
   cache: FixedCache = new Map(),
 ): Promise<AppFigures[]> {
-  const units = await listUnits(bus, SHOWN_STATES, PATTERNS);
+  const unified = cg.exists('/sys/fs/cgroup/cgroup.controllers');
+  const units = await unitsOf(bus, who, cg, unified);
   const present = new Set(units.map((u) => u.path));
   for (const k of [...cache.keys()]) if (!present.has(k)) cache.delete(k);
-  const unified = cg.exists('/sys/fs/cgroup/cgroup.controllers');
   const apps = (await Promise.all(units.map((u) => readUnit(bus, u, who, cg, unified, cache)))).filter((a): a is AppFigures => a !== null);
   if (sampleMs > 0 && apps.length > 0) {
     const t0 = process.hrtime.bigint();

@@ -233,13 +233,23 @@ export async function listUnits(bus: Bus, states: readonly string[], patterns: r
   const [rows] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'ListUnitsByPatterns', [[...states], [...patterns]])) as [
     unknown[][],
   ];
-  return rows.map((r) => ({
+  return rows.map(listedUnit);
+}
+
+/** The units of these names, whatever their state (ListUnitsByNames, systemd ≥ 227). */
+export async function listUnitsByNames(bus: Bus, names: readonly string[]): Promise<ListedUnit[]> {
+  const [rows] = (await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'ListUnitsByNames', [[...names]])) as [unknown[][]];
+  return rows.map(listedUnit);
+}
+
+function listedUnit(r: unknown[]): ListedUnit {
+  return {
     id: String(r[0]),
     description: String(r[1]),
     activeState: String(r[3]),
     subState: String(r[4]),
     path: String(r[6]),
-  }));
+  };
 }
 
 /** One property of a unit's object. */

@@ -36,6 +36,8 @@ export const METHODS = {
   GetUnit: { iface: MANAGER_INTERFACE, in: 's', out: 'o' },
   /** (states, patterns) → (id, description, load, active, sub, following, path, job id, job type, job path) */
   ListUnitsByPatterns: { iface: MANAGER_INTERFACE, in: 'asas', out: 'a(ssssssouso)' },
+  /** names → the same rows (systemd ≥ 227) */
+  ListUnitsByNames: { iface: MANAGER_INTERFACE, in: 'as', out: 'a(ssssssouso)' },
   GetUnitByPID: { iface: MANAGER_INTERFACE, in: 'u', out: 'o' },
   StopUnit: { iface: MANAGER_INTERFACE, in: 'ss', out: 'o' },
   StartUnit: { iface: MANAGER_INTERFACE, in: 'ss', out: 'o' },
