@@ -132,6 +132,7 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
   // connects to it to start the notifier (src/cli/notifier.ts). Nothing as root ever does, and the
   // system bus is only ever the fixed socket.
   it('1. a fake system bus named in DBUS_SYSTEM_BUS_ADDRESS receives nothing; a fake session bus, nothing from root', async () => {
+    await bed.run(['rm', '-f', '/home/sscalice/fake-bus-stop']);
     const server = bed.run(
       [
         'python3',
@@ -145,18 +146,27 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
           "print('listening', flush=True)",
           "seen = {'system': [], 'session': []}",
           'import time',
-          'end = time.time() + 4',
-          'while time.time() < end:',
+          // Until the test says both clients are done (a late connection is still counted), at most 60 s.
+          'end = time.time() + 60',
+          "while time.time() < end and not os.path.exists('/home/sscalice/fake-bus-stop'):",
           '    for name, s in socks.items():',
           '        try:',
           '            c, _ = s.accept()',
           "            pid, uid, gid = struct.unpack('3i', c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))",
           '            seen[name].append(uid); c.close()',
           '        except socket.timeout: pass',
+          '# Then what waits in the backlogs.',
+          'for name, s in socks.items():',
+          '    while True:',
+          '        try:',
+          '            c, _ = s.accept()',
+          "            pid, uid, gid = struct.unpack('3i', c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))",
+          '            seen[name].append(uid); c.close()',
+          '        except socket.timeout: break',
           "print('system', len(seen['system']), 'session', len(seen['session']), 'session-root', seen['session'].count(0), flush=True)",
         ].join('\n'),
       ],
-      { user: 'sscalice', timeoutMs: 20_000 },
+      { user: 'sscalice', timeoutMs: 90_000 },
     );
     const up = await bed.sh('for i in $(seq 50); do [ -S /home/sscalice/fake-session-bus ] && exit 0; sleep 0.1; done; exit 1');
     expect(up.code).toBe(0);
@@ -177,9 +187,11 @@ describe.skipIf(skip)(`the launch path's invariants, attacked by an unprivileged
       },
     );
     expect(follower.code).not.toBe(0); // the fake bus never answers
+    // Both are done: any connection they made has been made (accepted within the server's 0.2 s turn).
+    await bed.run(['touch', '/home/sscalice/fake-bus-stop'], { user: 'sscalice' });
     const counts = (await server).stdout;
     expect(counts).toMatch(/^system 1 session [1-9]\d* session-root 0$/m);
-    await bed.run(['rm', '-f', '/home/sscalice/fake-system-bus', '/home/sscalice/fake-session-bus']);
+    await bed.run(['rm', '-f', '/home/sscalice/fake-system-bus', '/home/sscalice/fake-session-bus', '/home/sscalice/fake-bus-stop']);
   });
 
   /** Runs root-bus-fds.py's scan of sscalice's processes around `during`; its JSON when stopped. */

@@ -57,9 +57,14 @@ describe.skipIf(skip)(`ssc logs: your app's journal, as you${skip ? ` (skipped: 
     expect(r.stdout).toContain(`user-marker-${tag}\n`);
     expect(r.stderr.startsWith(NOTE)).toBe(true);
     expect(r.code).toBe(0);
-    // The control: bob asks for the same app by name and gets none of it; root, reading everything, does.
-    const theirs = await logs('sscbob', 'sh', '--no-pager', '-o', 'cat');
-    expect(theirs.stdout).not.toContain(`marker-${tag}`);
+    // The control: bob asks for the same app by name and gets none of hers, though his own shows
+    // (his ssc logs works); root, reading everything, sees hers.
+    expect((await bed.run([SSC_BIN, '--no-tty', 'sh', '-c', `echo bob-marker-${tag}`], { user: 'sscbob' })).code).toBe(0);
+    const theirs = await until('sscbob', `bob-marker-${tag}`, 'sh', '--no-pager', '-o', 'cat');
+    expect(theirs.code).toBe(0);
+    expect(theirs.stdout).toContain(`bob-marker-${tag}\n`);
+    expect(theirs.stdout).not.toContain(`system-marker-${tag}`);
+    expect(theirs.stdout).not.toContain(`user-marker-${tag}`);
     const root = await bed.run(['journalctl', '--no-pager', '-o', 'cat', '-u', 'app-ssc-sh@*.service']);
     expect(root.stdout).toContain(`system-marker-${tag}\n`);
   });

@@ -44,19 +44,26 @@ describe.skipIf(skip)(`a desktop notification when a cap bites${skip ? ` (skippe
     const r = await bed.run(['systemctl', 'set-property', '--runtime', unit, `MemoryMax=${max}`, 'MemorySwapMax=0']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
   };
-  /** A GUI-mode app (nobody waits on it) whose python3 asks for 400 MiB once `go` exists; its unit. */
-  const hog = async (go: string) => {
-    await bed.run(['rm', '-f', go]);
+  /**
+   * A GUI-mode app (nobody waits on it) whose python3 asks for 400 MiB once `go` exists, then
+   * leaves its status in `go`.status; its unit.
+   */
+  const hog = async (go: string, user: 'sscalice' | 'sscbob' = 'sscalice') => {
+    await bed.run(['rm', '-f', go, `${go}.status`]);
     const r = await bed.run(
       [
         SSC_BIN, '--no-tty', '--verbose', '--isolation=relaxed', 'sh', '-c',
-        `python3 -c "import os,sys,time; [time.sleep(0.05) for _ in iter(lambda: os.path.exists(sys.argv[1]), True)]; b = bytearray(400 << 20)" ${go}; sleep 60`,
+        `python3 -c "import os,sys,time; [time.sleep(0.05) for _ in iter(lambda: os.path.exists(sys.argv[1]), True)]; b = bytearray(400 << 20)" ${go}; echo $? > ${go}.status; sleep 60`,
       ],
-      { user: 'sscalice', env: ENV },
+      { user, env: user === 'sscalice' ? ENV : {} },
     ); // prettier-ignore
     expect(r.code).toBe(0);
     return /started (app-ssc-sh@[0-9a-f]{16}\.service)/.exec(r.stderr)?.[1] as string;
   };
+  const notifierPid = async () =>
+    (
+      await bed.run(['systemctl', '--user', 'show', '-p', 'MainPID', '--value', 'ssc-notify.service'], { user: 'sscalice', env: ENV })
+    ).stdout.trim();
 
   beforeAll(async () => {
     bed = getBed();
@@ -82,9 +89,7 @@ describe.skipIf(skip)(`a desktop notification when a cap bites${skip ? ` (skippe
     const unit = await hog(go);
     try {
       // The notifier is hers, started by that launch, in her user manager.
-      const pid = (
-        await bed.run(['systemctl', '--user', 'show', '-p', 'MainPID', '--value', 'ssc-notify.service'], { user: 'sscalice', env: ENV })
-      ).stdout.trim();
+      const pid = await notifierPid();
       expect(Number(pid)).toBeGreaterThan(0);
       const status = (await bed.run(['cat', `/proc/${pid}/status`])).stdout;
       expect(status).toMatch(new RegExp(`^Uid:\\s+${alice.uid}\\s+${alice.uid}\\s+${alice.uid}\\s+${alice.uid}$`, 'm'));
@@ -101,7 +106,7 @@ describe.skipIf(skip)(`a desktop notification when a cap bites${skip ? ` (skippe
       );
     } finally {
       await bed.run(['systemctl', 'stop', unit]);
-      await bed.run(['rm', '-f', go]);
+      await bed.run(['rm', '-f', go, `${go}.status`]);
     }
   }, 90_000);
 
@@ -110,16 +115,43 @@ describe.skipIf(skip)(`a desktop notification when a cap bites${skip ? ` (skippe
     await capsFor('ssc.slice', '64M');
     const unit = await hog(go);
     try {
+      const pid = await notifierPid();
+      expect(Number(pid)).toBeGreaterThan(0);
       expect((await bed.run(['systemctl', 'daemon-reload'])).code).toBe(0);
       expect((await bed.run(['systemctl', 'daemon-reexec'])).code).toBe(0);
+      expect((await bed.run(['systemctl', '--user', 'daemon-reload'], { user: 'sscalice', env: ENV })).code).toBe(0);
       expect((await bed.run(['systemctl', '--user', 'daemon-reexec'], { user: 'sscalice', env: ENV })).code).toBe(0);
+      // The same notifier, not one started again: it lived through all four.
+      expect(await notifierPid()).toBe(pid);
       await bed.run(['touch', go], { user: 'sscalice' });
       const n = await waitShown(new RegExp(unit.replace(/[.@]/g, '\\$&')));
       expect(n.body).toContain('it reached the cap all contained apps share (ssc.slice, 64M)');
     } finally {
       await bed.run(['systemctl', 'stop', unit]);
-      await bed.run(['rm', '-f', go]);
+      await bed.run(['rm', '-f', go, `${go}.status`]);
       await bed.run(['systemctl', 'revert', 'ssc.slice']);
+    }
+  }, 90_000);
+
+  it("never tells her of another user's app killed for memory; her own, killed after it, she is told of", async () => {
+    const bobGo = `/home/sscbob/notify-go-4`;
+    const go = `${alice.home}/notify-go-4`;
+    const bobs = await hog(bobGo, 'sscbob');
+    const hers = await hog(go);
+    try {
+      await capsFor(bobs, '64M');
+      await capsFor(hers, '64M');
+      await bed.run(['touch', bobGo], { user: 'sscbob' });
+      const killed = await bed.sh(`for i in $(seq 400); do [ -s ${bobGo}.status ] && exec cat ${bobGo}.status; sleep 0.05; done; exit 1`);
+      expect(killed.stdout.trim(), "bob's python3 was not killed for memory").toBe('137');
+      // The control: her own app's kill, after his, is shown; by then his would have been too.
+      await bed.run(['touch', go], { user: 'sscalice' });
+      await waitShown(new RegExp(hers.replace(/[.@]/g, '\\$&')));
+      const all = await shown();
+      expect(all.filter((n) => `${n.summary}${n.body}`.includes(bobs))).toEqual([]);
+    } finally {
+      await bed.run(['systemctl', 'stop', bobs, hers]);
+      await bed.run(['rm', '-f', go, bobGo, `${go}.status`, `${bobGo}.status`]);
     }
   }, 90_000);
 

@@ -99,6 +99,7 @@ describe.skipIf(skip)(`a program that runs out of memory${skip ? ` (skipped: ${s
           await new Promise((r) => setTimeout(r, 50));
         }
       }
+      expect(loaded, `${aliceSlice} and python3's unit never both showed`).toBe('loaded');
       await capsFor(aliceSlice, '64M');
       await bed.run(['touch', hogGo], { user: 'sscalice' });
       const hog = await hogRun;

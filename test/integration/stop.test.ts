@@ -178,10 +178,13 @@ describe.skipIf(skip)(`ssc stop: your own apps, no one else's${skip ? ` (skipped
 
   it('--signal sends the signal as you to the processes of your app, and a name that is no signal is a usage error', async () => {
     const file = `${alice.home}/stop-hup`;
-    await bed.run(['rm', '-f', file]);
+    await bed.run(['rm', '-f', file, `${file}.ready`]);
     const unit = await start('sscalice', 'app-ssc-sh@*', [
-      '--no-tty', '--isolation=relaxed', 'sh', '-c', `trap 'echo got-HUP > ${file}; exit 0' HUP; while :; do sleep 0.1; done`,
+      '--no-tty', '--isolation=relaxed', 'sh', '-c', `trap 'echo got-HUP > ${file}; exit 0' HUP; : > ${file}.ready; while :; do sleep 0.1; done`,
     ]); // prettier-ignore
+    // The trap is set once the app says so: a HUP before it would end sh for another reason.
+    const ready = await bed.sh(`for i in $(seq 200); do [ -e ${file}.ready ] && exit 0; sleep 0.05; done; exit 1`);
+    expect(ready.code, 'the app never set its trap').toBe(0);
     expect(await stop('sscalice', '--signal', 'NOSUCH', 'sh')).toMatchObject({ code: 2, stderr: 'ssc: no such signal: NOSUCH\n' });
     expect(await stop('sscalice', '--signal', 'HUP', 'sh')).toMatchObject({ code: 0, stdout: '', stderr: '' });
     let got = '';
@@ -192,6 +195,6 @@ describe.skipIf(skip)(`ssc stop: your own apps, no one else's${skip ? ` (skipped
     expect(got).toBe('got-HUP\n');
     for (let i = 0; i < 100 && !['inactive', ''].includes(await state(unit)); i++) await new Promise((r) => setTimeout(r, 50));
     expect(['inactive', '']).toContain(await state(unit));
-    await bed.run(['rm', '-f', file]);
+    await bed.run(['rm', '-f', file, `${file}.ready`]);
   });
 });
