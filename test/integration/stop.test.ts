@@ -197,4 +197,45 @@ describe.skipIf(skip)(`ssc stop: your own apps, no one else's${skip ? ` (skipped
     expect(['inactive', '']).toContain(await state(unit));
     await bed.run(['rm', '-f', file, `${file}.ready`]);
   });
+
+  // As if she had run `su sscbob` inside her app: a process of his in her unit's cgroup (root puts it there).
+  it("--signal never reaches another user's process inside your app: the kernel refuses and ssc says so; a plain stop ends it with the unit", async () => {
+    const file = `${alice.home}/stop-mixed`;
+    await bed.run(['rm', '-f', file, `${file}.ready`]);
+    const unit = await start('sscalice', 'app-ssc-mixed@*', [
+      '--no-tty', '--isolation=relaxed', '--name=mixed', 'sh', '-c',
+      `n=0; trap 'echo got-TERM >> ${file}; n=$((n+1)); [ $n -ge 2 ] && exit 0' TERM; : > ${file}.ready; while :; do sleep 0.1; done`,
+    ]); // prettier-ignore
+    const ready = await bed.sh(`for i in $(seq 200); do [ -e ${file}.ready ] && exit 0; sleep 0.05; done; exit 1`);
+    expect(ready.code, 'the app never set its trap').toBe(0);
+    const cg = (await bed.run(['systemctl', 'show', '-p', 'ControlGroup', '--value', unit])).stdout.trim();
+    expect(cg).toMatch(/^\/ssc\.slice\/ssc-\d+\.slice\/app-ssc-mixed@/);
+    const his = (
+      await bed.sh(`setpriv --reuid=${bob.uid} --regid=${bob.gid} --clear-groups sleep 600 </dev/null >/dev/null 2>&1 & echo $!`)
+    ).stdout.trim();
+    try {
+      const moved = await bed.sh(
+        `n=0; for h in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do [ -e "$h${cg}/cgroup.procs" ] && echo ${his} > "$h${cg}/cgroup.procs" && n=$((n+1)); done; [ $n -gt 0 ]`,
+      );
+      expect(moved.code, moved.stderr).toBe(0);
+      const r = await stop('sscalice', '--signal', 'TERM', 'mixed');
+      expect(r).toMatchObject({ code: 0, stdout: '', stderr: `ssc: 1 process(es) of ${unit} are not yours and were not signalled\n` });
+      // Hers got it (the trap wrote); his did not (still running), and the unit goes on.
+      let got = '';
+      for (let i = 0; i < 100 && got === ''; i++) {
+        got = (await bed.run(['cat', file])).stdout;
+        if (got === '') await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(got).toBe('got-TERM\n');
+      expect((await bed.run(['kill', '-0', his])).code).toBe(0);
+      expect(await state(unit)).toBe('active');
+      // A plain stop has PID 1 end the whole unit, his process in it too (as logind ends a session).
+      expect(await stop('sscalice', 'mixed')).toMatchObject({ code: 0, stderr: '' });
+      const gone = await bed.sh(`for i in $(seq 200); do kill -0 ${his} 2>/dev/null || exit 0; sleep 0.05; done; exit 1`);
+      expect(gone.code, "his process outlived the unit's stop").toBe(0);
+    } finally {
+      await bed.run(['kill', '-KILL', his]);
+      await bed.run(['rm', '-f', file, `${file}.ready`]);
+    }
+  });
 });
