@@ -72,6 +72,14 @@ export function vmFilter(): string[] {
   return (process.env.SSC_VM_FILTER ?? '').split(/\s+/).filter((f) => /^[\w./-]+$/.test(f));
 }
 
+/**
+ * Cases of unit-file.test.ts's reload property test inside each VM: under TCG each case costs
+ * about 12 s (30 took 370 s of Debian 12's 23 min), so CI's VMs run a slice with a new seed each
+ * time, beside the namespace bed's 30 and the version-bound fixed cases; a longer run sets
+ * SSC_VM_UNITFILE_CASES (or runs npm run soak:unit-files).
+ */
+const VM_UNITFILE_CASES = /^\d{1,4}$/.test(process.env.SSC_VM_UNITFILE_CASES ?? '') ? Number(process.env.SSC_VM_UNITFILE_CASES) : 10;
+
 function innerCommand(): string[] {
   const filter = vmFilter();
   return [
@@ -80,6 +88,7 @@ function innerCommand(): string[] {
     [
       `stat -fc %T /sys/fs/cgroup >build/vm-results/${CGROUP_FS}`,
       `systemctl --version | head -n 1 >build/vm-results/${SYSTEMD_VERSION}`,
+      `export SSC_UNITFILE_CASES=${VM_UNITFILE_CASES}`,
       'exec node node_modules/vitest/vitest.mjs run --project integration --reporter=default --reporter=json' +
         ` --outputFile.json=build/vm-results/${INNER_JSON}` +
         (filter.length ? ` ${filter.join(' ')}` : ''),
