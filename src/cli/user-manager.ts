@@ -46,6 +46,16 @@ export interface CgroupView {
   list?(path: string): string[];
 }
 
+/**
+ * Where systemd's own tree of unit cgroups is mounted, listing every process:
+ * /sys/fs/cgroup on v2, its unified hierarchy on hybrid, the name=systemd one on v1.
+ */
+export function unitTreeRoot(exists: (path: string) => boolean = existsSync): string {
+  if (exists('/sys/fs/cgroup/cgroup.controllers')) return '/sys/fs/cgroup';
+  if (exists('/sys/fs/cgroup/unified/cgroup.controllers')) return '/sys/fs/cgroup/unified';
+  return '/sys/fs/cgroup/systemd';
+}
+
 export const realCgroups: CgroupView = {
   read: (p) => {
     try {

@@ -47,6 +47,16 @@ describe('ssc ps: which units it reads', () => {
     expect(none.calls).toEqual([]);
   });
 
+  it('on cgroup v1 (hybrid) finds them in the unified hierarchy, where systemd lists every process', async () => {
+    const { bus } = fakeBus();
+    const hybrid: CgroupView = {
+      read: () => null,
+      exists: (p) => p === '/sys/fs/cgroup/unified/cgroup.controllers',
+      list: (p) => (p === `/sys/fs/cgroup/unified/ssc.slice/ssc-${ALICE}.slice` ? [own] : []),
+    };
+    expect((await collectApps(bus, { manager: 'system', uid: ALICE }, hybrid, 0)).map((a) => a.unit)).toEqual([own]);
+  });
+
   it("still checks the slice systemd records: a unit whose slice is another user's is not shown", async () => {
     const { bus } = fakeBus();
     // As if the directory listed a unit of someone else's (it cannot: only PID 1 makes it).

@@ -6,7 +6,7 @@
  * (ssc-UID.slice, plan.ts), which only root can choose; in a user manager,
  * every unit is its user's.
  */
-import type { CgroupView } from '../cli/user-manager.js';
+import { unitTreeRoot, type CgroupView } from '../cli/user-manager.js';
 import { BusError, type Bus } from '../systemd/bus.js';
 import { getProperty, listUnits, listUnitsByNames, type ListedUnit } from '../systemd/client.js';
 import { SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE } from '../systemd/signatures.js';
@@ -160,9 +160,9 @@ async function readUnit(
  * and could put ssc stop past the broker's deadline). The slice is checked
  * again from systemd's own record (readUnit).
  */
-async function unitsOf(bus: Bus, who: Who, cg: CgroupView, unified: boolean): Promise<ListedUnit[]> {
+async function unitsOf(bus: Bus, who: Who, cg: CgroupView): Promise<ListedUnit[]> {
   if (who.manager === 'user' || who.all) return listUnits(bus, SHOWN_STATES, PATTERNS);
-  const dir = `/sys/fs/cgroup${unified ? '' : '/systemd'}/ssc.slice/ssc-${who.uid}.slice`;
+  const dir = `${unitTreeRoot((p) => cg.exists(p))}/ssc.slice/ssc-${who.uid}.slice`;
   const names = (cg.list?.(dir) ?? []).filter((n) => OWN_UNIT.test(n));
   if (names.length === 0) return [];
   return (await listUnitsByNames(bus, names)).filter((u) => SHOWN_STATES.includes(u.activeState));
@@ -180,7 +180,7 @@ export async function collectApps(
   cache: FixedCache = new Map(),
 ): Promise<AppFigures[]> {
   const unified = cg.exists('/sys/fs/cgroup/cgroup.controllers');
-  const units = await unitsOf(bus, who, cg, unified);
+  const units = await unitsOf(bus, who, cg);
   const present = new Set(units.map((u) => u.path));
   for (const k of [...cache.keys()]) if (!present.has(k)) cache.delete(k);
   const apps = (await Promise.all(units.map((u) => readUnit(bus, u, who, cg, unified, cache)))).filter((a): a is AppFigures => a !== null);

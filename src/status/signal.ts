@@ -4,12 +4,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { unitTreeRoot } from '../cli/user-manager.js';
 
 /** The file listing the processes of a cgroup (systemd's ControlGroup), on v2, hybrid or v1. */
 export function procsFile(controlGroup: string, exists: (p: string) => boolean = existsSync): string {
-  if (exists('/sys/fs/cgroup/cgroup.controllers')) return `/sys/fs/cgroup${controlGroup}/cgroup.procs`;
-  if (exists('/sys/fs/cgroup/unified/cgroup.controllers')) return `/sys/fs/cgroup/unified${controlGroup}/cgroup.procs`;
-  return `/sys/fs/cgroup/systemd${controlGroup}/cgroup.procs`;
+  return `${unitTreeRoot(exists)}${controlGroup}/cgroup.procs`;
 }
 
 /** A signal by name ("TERM", "SIGTERM", "term") or number; null when there is no such signal. */
