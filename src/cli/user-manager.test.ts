@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PROFILES } from '../plan/profiles.js';
 import { capsInEffect, missingCaps, sessionBusAddress, type CgroupView } from './user-manager.js';
 
-const view = (files: Record<string, string>): CgroupView => ({ read: (p) => files[p] ?? null, exists: (p) => p in files });
+const view = (files: Record<string, string>): CgroupView => ({ read: (p) => files[p] ?? null, exists: (p) => p in files, list: () => [] });
 const USER = '/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers';
 
 describe('sessionBusAddress', () => {

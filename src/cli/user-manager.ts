@@ -43,7 +43,7 @@ export interface CgroupView {
   read(path: string): string | null;
   exists(path: string): boolean;
   /** The names in a directory under /sys/fs/cgroup, or none. */
-  list?(path: string): string[];
+  list(path: string): string[];
 }
 
 /**

@@ -6,8 +6,7 @@
  * for a minute.
  */
 import { existsSync } from 'node:fs';
-import { sessionBusAddress } from '../cli/user-manager.js';
-import { realFs } from '../notify/scan.js';
+import { realCgroups, sessionBusAddress } from '../cli/user-manager.js';
 import { runNotifier } from '../notify/watcher.js';
 import { Bus } from '../systemd/bus.js';
 
@@ -25,7 +24,7 @@ async function main(): Promise<number> {
   }
   const bus = await Bus.connect({ address, timeoutMs: 10_000 });
   const layout = existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1';
-  await runNotifier({ bus, fs: realFs, layout, uid, log: (l) => process.stderr.write(`${l}\n`) });
+  await runNotifier({ bus, fs: realCgroups, layout, uid, log: (l) => process.stderr.write(`${l}\n`) });
   bus.close();
   return 0;
 }

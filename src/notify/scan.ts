@@ -8,30 +8,11 @@
  * slices (the shared caps). cgroup v1 (hybrid): memory.oom_control's oom_kill
  * and memory.failcnt, polled.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import type { CgroupView } from '../cli/user-manager.js';
 import { appName } from '../status/figures.js';
 
-export interface CgroupFs {
-  read(path: string): string | null;
-  list(dir: string): string[];
-}
-
-export const realFs: CgroupFs = {
-  read(p) {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch {
-      return null;
-    }
-  },
-  list(dir) {
-    try {
-      return readdirSync(dir);
-    } catch {
-      return [];
-    }
-  },
-};
+/** What the notifier reads of the cgroup files (realCgroups, or a stand-in in tests). */
+export type CgroupFs = Pick<CgroupView, 'read' | 'list'>;
 
 export type Layout = 'v2' | 'v1';
 

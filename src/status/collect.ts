@@ -163,7 +163,7 @@ async function readUnit(
 async function unitsOf(bus: Bus, who: Who, cg: CgroupView): Promise<ListedUnit[]> {
   if (who.manager === 'user' || who.all) return listUnits(bus, SHOWN_STATES, PATTERNS);
   const dir = `${unitTreeRoot((p) => cg.exists(p))}/ssc.slice/ssc-${who.uid}.slice`;
-  const names = (cg.list?.(dir) ?? []).filter((n) => OWN_UNIT.test(n));
+  const names = cg.list(dir).filter((n) => OWN_UNIT.test(n));
   if (names.length === 0) return [];
   return (await listUnitsByNames(bus, names)).filter((u) => SHOWN_STATES.includes(u.activeState));
 }
