@@ -204,15 +204,8 @@ export async function userManagerOf(bus: Bus, pid: number, uid: number): Promise
   // PID 0 would ask about the connection's own process (here: root's broker).
   if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`not a PID: ${pid}`);
   const name = `user@${uid}.service`;
-  let path: unknown;
-  try {
-    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'GetUnitByPID', [pid]);
-  } catch (e) {
-    if (e instanceof BusError && e.type === 'org.freedesktop.systemd1.NoUnitForPID') return null;
-    throw e;
-  }
-  if (typeof path !== 'string')
-    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered GetUnitByPID with ${JSON.stringify(path)}`);
+  const path = await unitPath(bus, 'GetUnitByPID', pid, 'org.freedesktop.systemd1.NoUnitForPID');
+  if (path === null) return null;
   const [[id], [state]] = (await Promise.all([
     bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'Id']),
     bus.call(SYSTEMD_BUS_NAME, path, 'Get', [UNIT_INTERFACE, 'ActiveState']),
@@ -259,16 +252,21 @@ export async function getProperty(bus: Bus, path: string, iface: string, name: s
 }
 
 /** A loaded unit's object path; null when the manager has no unit of that name. */
-async function loadedUnit(bus: Bus, name: string): Promise<string | null> {
+function loadedUnit(bus: Bus, name: string): Promise<string | null> {
+  return unitPath(bus, 'GetUnit', name, 'org.freedesktop.systemd1.NoSuchUnit');
+}
+
+/** The unit object path a manager's GetUnit or GetUnitByPID answers; null on its `none` error. */
+async function unitPath(bus: Bus, method: 'GetUnit' | 'GetUnitByPID', arg: string | number, none: string): Promise<string | null> {
   let path: unknown;
   try {
-    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, 'GetUnit', [name]);
+    [path] = await bus.call(SYSTEMD_BUS_NAME, SYSTEMD_OBJECT_PATH, method, [arg]);
   } catch (e) {
-    if (e instanceof BusError && e.type === 'org.freedesktop.systemd1.NoSuchUnit') return null;
+    if (e instanceof BusError && e.type === none) return null;
     throw e;
   }
   if (typeof path !== 'string')
-    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered GetUnit with ${JSON.stringify(path)}`);
+    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `systemd answered ${method} with ${JSON.stringify(path)}`);
   return path;
 }
 
